@@ -1,0 +1,124 @@
+"""The ``untwine`` command line: demo, train, run, traverse, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+DEMO_CONFIG = "demo.yaml"
+
+
+def _print_run(run, result=None) -> None:
+    print(f"\nrun directory: {run.dir.resolve()}")
+    if result is not None:
+        terms = ", ".join(f"{k} {v:.3g}" for k, v in result.last_terms.items())
+        print(f"trained steps {result.resumed_from}..{result.steps} in {result.seconds:.0f} s "
+              f"({result.images_per_second:.0f} images/s); last: {terms}")
+    figures = sorted((run.dir / "figures").glob("*.png"))
+    for figure in figures:
+        print(f"figure: {figure.resolve()}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from untwine.config import apply_overrides, read_yaml, validate_config
+    from untwine.run import train
+
+    with resources.as_file(resources.files("untwine.configs") / DEMO_CONFIG) as path:
+        values = apply_overrides(read_yaml(path), [f"output={args.output}", *args.set])
+        config = validate_config(values, origin=f"demo config ({path})")
+    print(f"untwine demo: {config.model.name} on rendered shapes, {config.train.steps} steps")
+    run, result = train(config)
+    _print_run(run, result)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from untwine.config import apply_overrides, load_config, read_yaml, validate_config
+    from untwine.run import CONFIG_FILE, train
+
+    if args.resume:
+        config_path = Path(args.resume) / CONFIG_FILE
+        values = apply_overrides(read_yaml(config_path), args.set)
+        config = validate_config(values, origin=str(config_path))
+    elif args.config:
+        config = load_config(args.config, args.set)
+    else:
+        raise ValueError("give a CONFIG.yaml to train, or --resume RUN_DIR")
+    run, result = train(config, resume=True)
+    _print_run(run, result)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from untwine.run import run_all
+
+    runs = run_all(args.path, args.set)
+    print(f"\n{len(runs)} run(s):")
+    for run in runs:
+        print(f"  {run.dir}")
+
+
+def cmd_traverse(args: argparse.Namespace) -> None:
+    from untwine.explain.traverse import save_traversal_figure
+    from untwine.run import load_run
+
+    run = load_run(args.run)
+    train_set, _ = run.splits()
+    out = Path(args.out) if args.out else run.dir / "figures" / f"traversal_{args.image}.png"
+    save_traversal_figure(run.model, train_set, out, image=args.image)
+    print(f"figure: {out.resolve()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="untwine", description="Learn disentangled representations of images and explain models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    overrides = dict(action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. --set model.beta=6 (repeatable)")
+
+    demo = sub.add_parser("demo", help="train a small beta-TCVAE on rendered shapes (a few minutes)")
+    demo.add_argument("--output", default="runs", help="folder for the run directory (default: runs)")
+    demo.add_argument("--set", **overrides)
+    demo.set_defaults(func=cmd_demo)
+
+    train = sub.add_parser("train", help="train one run from a YAML config, or resume one")
+    train.add_argument("config", nargs="?", help="CONFIG.yaml")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    train.add_argument("--set", **overrides)
+    train.set_defaults(func=cmd_train)
+
+    run = sub.add_parser("run", help="train one config or every config in a folder, skipping finished runs")
+    run.add_argument("path", help="a YAML config or a folder of them")
+    run.add_argument("--set", **overrides)
+    run.set_defaults(func=cmd_run)
+
+    traverse = sub.add_parser("traverse", help="write the latent traversal grid of an image")
+    traverse.add_argument("run", help="run directory")
+    traverse.add_argument("--image", type=int, default=0, help="index into the run's training set")
+    traverse.add_argument("--out", help="PNG path (default: RUN/figures/traversal_N.png)")
+    traverse.set_defaults(func=cmd_traverse)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from untwine.train.fit import NonFiniteLossError
+
+    try:
+        args.func(args)
+    except NonFiniteLossError as err:
+        print(f"untwine: training stopped: {err}", file=sys.stderr)
+        return 3
+    except (ValueError, FileNotFoundError, IndexError) as err:
+        # ConfigError and DataError are ValueErrors whose messages name the file, key or value
+        print(f"untwine: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nuntwine: interrupted; the last checkpoint is kept: resume with the same command",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Run configuration: pydantic models loaded from YAML, with errors that name the key.
+
+A run config has four sections (``data``, ``model``, ``train`` and the run's ``name``/``seed``).
+The model section is validated against the config class of the model it names, and a data source's
+``options`` against the source function's own signature, so a typo or a wrong type anywhere is an
+error naming the key and what was expected, before any work is done.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, create_model
+
+from untwine.models import ModelConfig, model_config
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not validate; the message names every bad key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    source: str = Field(description="a data source: shapes, dsprites, medmnist, mnist, folder, digits")
+    options: dict[str, Any] = Field(default_factory=dict, description="the source's arguments")
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class TrainConfig(_Strict):
+    steps: int = Field(10_000, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(1e-4, gt=0)
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bf16 autocast on CUDA, fp32 on CPU"
+    )
+    log_every: int = Field(50, ge=1)
+    checkpoint_every: int = Field(1000, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str = Field(min_length=1)
+    seed: int = 0
+    output: str = Field("runs", description="folder that holds the run directory")
+    data: DataConfig
+    model: SerializeAsAny[ModelConfig]
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    versions: dict[str, str] = Field(default_factory=dict, description="written by untwine")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output) / self.name
+
+
+SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits")
+
+
+def data_sources() -> dict[str, Callable[..., Any]]:
+    """The data sources a config may name, by name (imported on first use)."""
+    from untwine import data
+
+    return {name: getattr(data, name) for name in SOURCE_NAMES}
+
+
+def _describe(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
+    lines = []
+    for item in err.errors():
+        key = ".".join(str(p) for p in (*prefix, *item["loc"]))
+        got = item.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {key}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _options_model(source: str, fn: Callable[..., Any]) -> type[BaseModel]:
+    """A pydantic model of a data source's keyword arguments, from its signature and type hints."""
+    hints = typing.get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    for name, param in inspect.signature(fn).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = ... if param.default is param.empty else param.default
+        fields[name] = (hints.get(name, Any), default)
+    return create_model(
+        f"{source}_options", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        **fields,
+    )
+
+
+def validate_config(values: dict[str, Any], origin: str = "config") -> RunConfig:
+    """Validate a config mapping; ``origin`` (a file name) starts every error message."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{origin}: expected a mapping of sections, got {type(values).__name__}")
+    values = dict(values)
+    problems: list[str] = []
+    model_values = values.get("model")
+    if isinstance(model_values, dict):
+        try:
+            values["model"] = model_config(model_values)
+        except ValidationError as err:
+            problems.append(_describe(err, ("model",)))
+        except ValueError as err:
+            problems.append(f"  model.name: {err}")
+    try:
+        config = RunConfig.model_validate(values)
+    except ValidationError as err:
+        problems.append(_describe(err))
+        config = None
+    if config is not None:
+        source = config.data.source
+        SOURCES = data_sources()
+        if source not in SOURCES:
+            problems.append(f"  data.source: unknown source {source!r}; expected one of {sorted(SOURCES)}")
+        else:
+            try:
+                _options_model(source, SOURCES[source]).model_validate(config.data.options)
+            except ValidationError as err:
+                problems.append(_describe(err, ("data", "options")))
+    if problems:
+        raise ConfigError(f"{origin}: invalid config\n" + "\n".join(problems))
+    assert config is not None
+    return config
+
+
+def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; values are parsed as YAML (``6`` is an int, ``a`` a str)."""
+    values = yaml.safe_load(yaml.safe_dump(values))  # a deep copy
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected KEY.PATH=VALUE, e.g. model.beta=6")
+        node = values
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[leaf] = yaml.safe_load(raw)
+    return values
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    return values if values is not None else {}
+
+
+def load_config(path: Path | str, overrides: Sequence[str] = ()) -> RunConfig:
+    path = Path(path)
+    return validate_config(apply_overrides(read_yaml(path), overrides), origin=str(path))
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,34 @@
+"""Models, one file per objective. Add a model with one file and one line in ``MODELS``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
+from untwine.models.base import Model, Posterior, TrainingStep
+from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
+from untwine.models.vae import VAE, BetaVAE, BetaVAEConfig, VAEConfig
+
+MODELS: dict[str, type[GaussianAutoencoder]] = {
+    "vae": VAE,
+    "betavae": BetaVAE,
+    "betatcvae": BetaTCVAE,
+}
+
+
+def model_config(values: dict[str, Any]) -> ModelConfig:
+    """Validate a model section against the config class of the model it names."""
+    name = values.get("name")
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
+    return MODELS[name].Config.model_validate(values)
+
+
+def build_model(config: ModelConfig) -> GaussianAutoencoder:
+    return MODELS[config.name](config)
+
+
+__all__ = [
+    "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder", "Model",
+    "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
+]

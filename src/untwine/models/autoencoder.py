@@ -1,0 +1,60 @@
+"""What every Gaussian-posterior model shares: an encoder to (mean, logvar), a decoder, a likelihood.
+
+Objectives subclass ``GaussianAutoencoder`` and add only their loss, so the reparameterization,
+the likelihoods and the KL terms are written once (models/divergence.py, models/likelihood.py).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from untwine.models.base import Model, Posterior
+from untwine.models.likelihood import Likelihood, mean_image
+from untwine.nn import ARCHITECTURES
+
+Architecture = Literal["conv64", "mlp"]
+
+
+class ModelConfig(BaseModel):
+    """Fields every model has. ``channels`` and ``size`` are filled from the dataset when omitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    latent_dim: int = Field(10, ge=1)
+    architecture: Architecture = "conv64"
+    likelihood: Likelihood = "bernoulli"
+    channels: int | None = Field(None, ge=1)
+    size: int | None = Field(None, ge=8)
+
+
+class GaussianAutoencoder(Model):
+    """Encoder x -> (mean, logvar) of q(z|x) = N(mean, diag exp(logvar)); decoder z -> logits."""
+
+    Config: type[ModelConfig] = ModelConfig
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.channels is None or config.size is None:
+            raise ValueError("model config needs channels and size (fit() fills them from the data)")
+        self.config = config
+        self.latent_dim = config.latent_dim
+        self.likelihood = config.likelihood
+        encoder_cls, decoder_cls = ARCHITECTURES[config.architecture]
+        self.encoder = encoder_cls(config.channels, config.size, 2 * config.latent_dim)
+        self.decoder = decoder_cls(config.channels, config.size, config.latent_dim)
+
+    def encode(self, x: torch.Tensor) -> Posterior:
+        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        return Posterior(mean, logvar)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decode the posterior mean: the image in [0, 1] a reader compares with ``x``."""
+        return mean_image(self.decode(self.encode(x).mean))

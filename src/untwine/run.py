@@ -1,0 +1,148 @@
+"""A run: a config, a run directory, a model. The contract between training and everything after it.
+
+    runs/NAME/config.yaml          resolved config (seed, dataset shape, versions)
+              model.safetensors    weights only
+              state.safetensors    everything resume needs
+              metrics.jsonl, tb/   every loss term by name
+              summary.json         written last: the run finished
+              figures/             traversal grid
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import untwine
+from untwine.config import (
+    ConfigError, DataConfig, RunConfig, data_sources, dump_config, load_config, read_yaml,
+    validate_config,
+)
+from untwine.models import GaussianAutoencoder, build_model
+from untwine.train.checkpoint import atomic_write_text, load_weights
+from untwine.train.fit import WEIGHTS_FILE, FitResult, fit
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+
+
+def build_dataset(config: DataConfig):
+    """The ImageSet a data section describes."""
+    return data_sources()[config.source](**config.options)
+
+
+def _versions() -> dict[str, str]:
+    return {"untwine": untwine.__version__, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def resolve(config: RunConfig, dataset) -> RunConfig:
+    """Fill what the model section leaves to the training data: channels, size and N for q(z)."""
+    fill = {"channels": dataset.channels, "size": dataset.size}
+    if "dataset_size" in type(config.model).model_fields:
+        fill["dataset_size"] = len(dataset)
+    model = config.model.model_copy(
+        update={k: v for k, v in fill.items() if getattr(config.model, k) is None}
+    )
+    return config.model_copy(update={"model": model, "versions": _versions()})
+
+
+@dataclass
+class Run:
+    dir: Path
+    config: RunConfig
+    model: GaussianAutoencoder
+
+    @property
+    def finished(self) -> bool:
+        return (self.dir / SUMMARY_FILE).exists()
+
+    def dataset(self):
+        return build_dataset(self.config.data)
+
+    def splits(self):
+        """(train, test) exactly as training split them."""
+        return self.dataset().split(self.config.data.test_fraction, seed=self.config.seed)
+
+
+def _same_experiment(a: RunConfig, b: RunConfig) -> bool:
+    keep = lambda c: {k: v for k, v in c.model_dump(mode="json").items() if k != "versions"}  # noqa: E731
+    strip_steps = lambda d: {**d, "train": {**d["train"], "steps": None}}  # noqa: E731
+    return strip_steps(keep(a)) == strip_steps(keep(b))
+
+
+def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tuple[Run, FitResult]:
+    """Train the run a config describes, resuming from its checkpoint if one exists."""
+    from untwine.explain.traverse import save_traversal_figure
+
+    run_dir = config.run_dir
+    train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
+    config = resolve(config, train_set)
+    previous = run_dir / CONFIG_FILE
+    if resume and previous.exists():
+        old = validate_config(read_yaml(previous), origin=str(previous))
+        if not _same_experiment(old, config):
+            raise ConfigError(
+                f"{run_dir} already holds a run with another config; give this run another name "
+                f"(name=...) or remove {run_dir}"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(previous, dump_config(config))
+    (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model)
+    result = fit(model, train_set, config.train, run_dir, seed=config.seed, resume=resume,
+                 progress=progress)
+    model.eval()
+    save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")
+    summary = {"steps": result.steps, "resumed_from": result.resumed_from,
+               "seconds": round(result.seconds, 2),
+               "images_per_second": round(result.images_per_second, 1),
+               "last_terms": result.last_terms}
+    atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+    return Run(run_dir, config, model), result
+
+
+def load_run(path: Path | str, device: str | torch.device = "cpu") -> Run:
+    """A trained (or partly trained) run, with its model's weights loaded, in eval mode."""
+    run_dir = Path(path)
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.exists():
+        raise FileNotFoundError(f"{run_dir}: not a run directory ({CONFIG_FILE} missing)")
+    config = validate_config(read_yaml(config_path), origin=str(config_path))
+    model = build_model(config.model)
+    load_weights(model, run_dir / WEIGHTS_FILE)
+    return Run(run_dir, config, model.to(device).eval())
+
+
+def config_files(path: Path | str) -> list[Path]:
+    """One YAML file, or every YAML file in a folder (sorted, recursively)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")])
+        if not files:
+            raise ConfigError(f"{path}: no .yaml config files in this folder")
+        return files
+    raise ConfigError(f"{path}: no such config file or folder")
+
+
+def run_all(path: Path | str, overrides=(), progress: bool = True) -> list[Run]:
+    """Train every config under ``path`` one after another, skipping finished runs.
+
+    Configs are all validated first, so a typo in the tenth file stops nothing midway.
+    """
+    configs = [load_config(file, overrides) for file in config_files(path)]
+    runs = []
+    for config in configs:
+        if (config.run_dir / SUMMARY_FILE).exists():
+            print(f"skip {config.run_dir}: finished")
+            runs.append(load_run(config.run_dir))
+            continue
+        runs.append(train(config, resume=True, progress=progress)[0])
+    return runs

@@ -1,0 +1,182 @@
+"""``fit()``: the one training loop. It knows a model only through its list of training steps.
+
+Each iteration runs every training step of the model in order (a step with ``repeat=k`` runs k
+times, each on a fresh batch), one Adam optimizer per step. Batches come from the dataset's
+stateless sampler, indexed by a draw counter, so a resumed run draws exactly the batches an
+uninterrupted one would; with the RNG states and optimizer moments in the checkpoint, resuming on
+the CPU continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from untwine.config import TrainConfig
+from untwine.models.base import Model
+from untwine.train.checkpoint import load_state, save_state, save_weights
+from untwine.train.logging import RunLogger
+
+STATE_FILE = "state.safetensors"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite; the run stopped and its last good checkpoint is kept."""
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    steps: int
+    resumed_from: int
+    seconds: float
+    images_per_second: float
+    last_terms: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name!r}, but no CUDA device is available")
+    return device
+
+
+def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    if not use_bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def _rng_state() -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"cuda{i}"] = cuda_state
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"])
+    cuda = [state[k] for k in sorted(state) if k.startswith("cuda")]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _optimizer_state(state: dict) -> dict:
+    # parameter ids come back from the file as strings; torch expects the ints it wrote
+    return {
+        "state": {int(k): v for k, v in state.get("state", {}).items()},
+        "param_groups": state["param_groups"],
+    }
+
+
+def fit(
+    model: Model,
+    dataset,
+    config: TrainConfig,
+    run_dir: Path | str,
+    seed: int = 0,
+    resume: bool = True,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` on ``dataset`` (an ImageSet) for ``config.steps`` iterations into ``run_dir``.
+
+    With ``resume`` and a ``state.safetensors`` in ``run_dir``, training continues from it.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    model.to(device)
+    steps = model.training_steps()
+    optimizers = [
+        torch.optim.Adam(step.parameters, lr=config.lr, betas=config.adam_betas) for step in steps
+    ]
+    sampler = dataset.sampler(config.batch_size, seed)
+    draws_per_iteration = sum(step.repeat for step in steps)
+
+    start = 0
+    state_path = run_dir / STATE_FILE
+    if resume and state_path.exists():
+        state = load_state(state_path)
+        model.load_state_dict(state["model"])
+        for step, optimizer in zip(steps, optimizers):
+            optimizer.load_state_dict(_optimizer_state(state["optimizers"][step.name]))
+        _set_rng_state(state["rng"])
+        start = int(state["progress"]["step"])
+
+    def checkpoint(done: int) -> None:
+        save_state(state_path, {
+            "model": model.state_dict(),
+            "optimizers": {s.name: o.state_dict() for s, o in zip(steps, optimizers)},
+            "rng": _rng_state(),
+            "progress": {"step": done},
+        })
+        save_weights(model, run_dir / WEIGHTS_FILE)
+
+    def name(step_name: str, term: str) -> str:
+        return term if len(steps) == 1 else f"{step_name}/{term}"
+
+    logger = RunLogger(run_dir, start)
+    bar = tqdm(
+        total=config.steps, initial=start, unit="step", disable=not progress, dynamic_ncols=True,
+        mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=run_dir.name,
+    )
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    last: dict[str, float] = {}
+    began = time.perf_counter()
+    model.train()
+    try:
+        for iteration in range(start, config.steps):
+            draw = iteration * draws_per_iteration
+            for step, optimizer in zip(steps, optimizers):
+                for _ in range(step.repeat):
+                    batch = dataset.load(sampler.indices(draw), device)
+                    draw += 1
+                    with _autocast(config, device):
+                        terms = step.loss(batch)
+                    values = torch.stack([t.detach().float() for t in terms.values()])
+                    finite = torch.isfinite(values)
+                    if not bool(finite.all()):
+                        bad = int((~finite).nonzero()[0])
+                        raise NonFiniteLossError(
+                            f"step {iteration + 1}: loss term {name(step.name, list(terms)[bad])!r} "
+                            f"is {values[bad].item()}; training stopped and the last good "
+                            f"checkpoint in {run_dir} is kept"
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    terms["loss"].backward()
+                    optimizer.step()
+                for term, value in zip(terms, values):
+                    key = name(step.name, term)
+                    sums[key] = sums.get(key, 0.0) + value
+            count += 1
+            done = iteration + 1
+            if done % config.log_every == 0 or done == config.steps:
+                last = {k: float(v) / count for k, v in sums.items()}
+                logger.log(done, last)
+                bar.set_postfix(loss=f"{last.get('loss', next(iter(last.values()))):.4g}")
+                sums, count = {}, 0
+            if done % config.checkpoint_every == 0 or done == config.steps:
+                checkpoint(done)
+            bar.update(1)
+    finally:
+        bar.close()
+        logger.close()
+    seconds = time.perf_counter() - began
+    trained = config.steps - start
+    return FitResult(
+        run_dir=run_dir, steps=config.steps, resumed_from=start, seconds=seconds,
+        images_per_second=trained * draws_per_iteration * config.batch_size / max(seconds, 1e-9),
+        last_terms=last,
+    )
