@@ -3,7 +3,7 @@
 A 64x64 binary image packed along its width takes 64 x 8 bytes. Objects such as rendered shapes
 fill a band of rows far narrower than the image, so each image keeps only a fixed-height band
 (as many rows as the tallest object needs) and the row where that band starts. Unpacking is two
-tensor gathers: rows back into place, then a 256 x 8 table from byte to pixels. No per-image Python.
+tensor copies: rows back into place, then a 256 x 8 table from byte to pixels. No per-image Python.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 _TABLES: dict[torch.device, torch.Tensor] = {}
 
@@ -81,14 +80,15 @@ class PackedBits:
 
     def unpack(self) -> torch.Tensor:
         """uint8 [N, C, H, W], 0 or 255, on this storage's device."""
-        rows, device = self.rows, self.rows.device
+        rows, device, height = self.rows, self.rows.device, self.height
         n, c, band, nbytes = rows.shape
-        if band < self.height:
-            # Image row r is stored row r - offset; other rows read a zero row at `band`.
-            src = torch.arange(self.height, device=device) - self.offset[:, None]
-            src = torch.where((src >= 0) & (src < band), src, band)
-            rows = F.pad(rows, (0, 0, 0, 1)).gather(
-                2, src[:, None, :, None].expand(n, c, self.height, nbytes)
-            )
-        pixels = _table(device)[rows.long()]  # [N, C, H, bytes, 8]
-        return pixels.reshape(n, c, self.height, nbytes * 8)[..., : self.width]
+        if band < height:
+            # Stored row r of image i goes to flat row i * H + offset_i + r; the rest stay zero.
+            full = torch.zeros(n * height, c, nbytes, dtype=torch.uint8, device=device)
+            image_start = torch.arange(n, device=device)[:, None] * height + self.offset[:, None]
+            target = (image_start + torch.arange(band, device=device)).reshape(-1)
+            full.index_copy_(0, target, rows.transpose(1, 2).reshape(n * band, c, nbytes))
+            rows = full.view(n, height, c, nbytes).transpose(1, 2)
+        # index_select with int32 indices: several times faster than advanced indexing on the CPU
+        pixels = _table(device).index_select(0, rows.reshape(-1).int())
+        return pixels.reshape(n, c, height, nbytes * 8)[..., : self.width]
