@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 _SEP = "/"
@@ -100,7 +100,7 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     try:
         return load_file(str(path))
-    except (SafetensorsError, OSError, ValueError) as err:
+    except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
 
 

@@ -1,0 +1,98 @@
+"""fit() lowers the loss, resumes bit for bit, stops on a non-finite loss, and logs every term."""
+
+import json
+
+import pytest
+import torch
+
+from untwine.config import TrainConfig
+from untwine.data import shapes
+from untwine.data.batch import Batch
+from untwine.models import build_model, model_config
+from untwine.models.base import TrainingStep
+from untwine.train.checkpoint import read_safetensors
+from untwine.train.fit import NonFiniteLossError, fit
+
+
+@pytest.fixture(scope="module")
+def small_shapes():
+    # 3 x 2 x 4 x 8 x 8 = 1536 binary 32x32 images: the smallest grid that still has every factor
+    return shapes(scale=2, orientation=4, pos_x=8, pos_y=8, size=32)
+
+
+def tcvae(dataset, **overrides):
+    torch.manual_seed(0)
+    values = {"name": "betatcvae", "channels": 1, "size": 32, "latent_dim": 4,
+              "dataset_size": len(dataset), **overrides}
+    return build_model(model_config(values))
+
+
+def config(steps, **overrides):
+    values = {"batch_size": 32, "lr": 1e-3, "log_every": 10, "checkpoint_every": 50, "device": "cpu"}
+    return TrainConfig(steps=steps, **{**values, **overrides})
+
+
+def test_training_lowers_the_loss_and_logs_every_term(small_shapes, tmp_path):
+    fit(tcvae(small_shapes), small_shapes, config(120), tmp_path, progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == list(range(10, 121, 10))
+    for term in ("loss", "reconstruction", "index_code_mi", "total_correlation", "dimension_wise_kl"):
+        assert term in lines[0]
+    assert lines[-1]["loss"] < 0.6 * lines[0]["loss"]
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "state.safetensors").exists()
+    assert any((tmp_path / "tb").iterdir())
+
+
+def test_resume_continues_bit_for_bit(small_shapes, tmp_path):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    fit(tcvae(small_shapes), small_shapes, config(100), straight, progress=False)
+    fit(tcvae(small_shapes), small_shapes, config(50), broken, progress=False)
+    # a fresh process would build the model again (from the same seed) and resume from the state
+    result = fit(tcvae(small_shapes), small_shapes, config(100), broken, progress=False)
+    assert result.resumed_from == 50
+    a, b = read_safetensors(straight / "model.safetensors"), read_safetensors(broken / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    steps = [json.loads(line)["step"] for line in (broken / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(10, 101, 10))
+
+
+def test_a_kill_after_the_last_checkpoint_redoes_those_steps_without_duplicate_log_lines(small_shapes, tmp_path):
+    fit(tcvae(small_shapes), small_shapes, config(70, checkpoint_every=50), tmp_path, progress=False)
+    # pretend the process died at step 70 before its final checkpoint: rewind the state to step 50
+    partial = tmp_path / "partial"
+    fit(tcvae(small_shapes), small_shapes, config(50), partial, progress=False)
+    (partial / "metrics.jsonl").write_text((tmp_path / "metrics.jsonl").read_text())
+    fit(tcvae(small_shapes), small_shapes, config(70), partial, progress=False)
+    steps = [json.loads(line)["step"] for line in (partial / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30, 40, 50, 60, 70]
+
+
+class ExplodingModel(torch.nn.Module):
+    """A model whose 'total_correlation' term turns to NaN at its 30th call."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def training_steps(self):
+        def loss(batch: Batch):
+            self.calls += 1
+            terms = self.inner.objective(batch)
+            if self.calls >= 30:
+                terms["total_correlation"] = terms["total_correlation"] * float("nan")
+            return terms
+
+        return [TrainingStep("tcvae", list(self.parameters()), loss)]
+
+
+def test_a_non_finite_term_stops_the_run_names_the_term_and_keeps_the_last_checkpoint(small_shapes, tmp_path):
+    model = ExplodingModel(tcvae(small_shapes))
+    with pytest.raises(NonFiniteLossError, match=r"step 30: loss term 'total_correlation' is nan"):
+        fit(model, small_shapes, config(100, checkpoint_every=20), tmp_path, progress=False)
+    kept = read_safetensors(tmp_path / "state.safetensors")
+    assert all(torch.isfinite(t).all() for k, t in kept.items() if t.is_floating_point())
+    from untwine.train.checkpoint import load_state
+
+    assert load_state(tmp_path / "state.safetensors")["progress"]["step"] == 20
