@@ -63,6 +63,17 @@ def test_traverse_writes_the_grid_of_a_chosen_image(tmp_path):
     assert main(["traverse", str(tmp_path / "tiny"), "--image", "100000"]) == 2
 
 
+def test_evaluate_writes_scores_and_the_mi_matrix(tmp_path, capsys):
+    config = write(tmp_path / "tiny.yaml", {**TINY, "output": str(tmp_path)})
+    assert main(["train", str(config)]) == 0
+    assert main(["evaluate", str(tmp_path / "tiny"), "--metrics", "mig,sap", "--n", "200"]) == 0
+    scores = json.loads((tmp_path / "tiny" / "eval.json").read_text())
+    assert 0.0 <= scores["scores"]["mig"] <= 1.0 and "sap" in scores["scores"]
+    assert (tmp_path / "tiny" / "figures" / "mi_matrix.png").exists()
+    assert "mig" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "tiny"), "--metrics", "mgi"]) == 2
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -31,6 +31,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"untwine demo: {config.model.name} on rendered shapes, {config.train.steps} steps")
     run, result = train(config)
     _print_run(run, result)
+    print("\ndisentanglement of the codes against the rendered factors:")
+    _evaluate(run, ["mig", "sap", "modularity"], n=5000, seed=0, split="all")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -69,6 +71,25 @@ def cmd_traverse(args: argparse.Namespace) -> None:
     print(f"figure: {out.resolve()}")
 
 
+def _evaluate(run, metrics, n: int, seed: int, split: str) -> None:
+    from untwine.metrics.evaluate import evaluate, format_table, write_evaluation
+
+    train_set, test_set = run.splits()
+    dataset = {"all": run.dataset(), "train": train_set, "test": test_set}[split]
+    result = evaluate(run.model, dataset, metrics=metrics, n=n, seed=seed)
+    result.parameters["split"] = split
+    path = write_evaluation(result, run.dir)
+    print(format_table(result))
+    print(f"scores: {path.resolve()}")
+    print(f"figure: {(run.dir / 'figures' / 'mi_matrix.png').resolve()}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from untwine.run import load_run
+
+    _evaluate(load_run(args.run), args.metrics.split(","), args.n, args.seed, args.split)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
@@ -97,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.add_argument("--image", type=int, default=0, help="index into the run's training set")
     traverse.add_argument("--out", help="PNG path (default: RUN/figures/traversal_N.png)")
     traverse.set_defaults(func=cmd_traverse)
+    evaluate = sub.add_parser("evaluate", help="score a run's codes: MIG, DCI, SAP, Modularity, ...")
+    evaluate.add_argument("run", help="run directory")
+    evaluate.add_argument("--metrics", default="mig,dci,sap,modularity,explicitness",
+                          help="comma-separated: mig,dci,sap,modularity,explicitness,factorvae,betavae")
+    evaluate.add_argument("--n", type=int, default=10_000, help="training points (test: n // 2)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--split", choices=("all", "train", "test"), default="all",
+                          help="which images to encode (default: the whole dataset, as "
+                               "disentanglement_lib does)")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
