@@ -29,6 +29,6 @@ def build_model(config: ModelConfig) -> GaussianAutoencoder:
 
 
 __all__ = [
-    "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder", "Model",
-    "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
+    "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder",
+    "Model", "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
 ]

@@ -109,7 +109,7 @@ def fit(
     if resume and state_path.exists():
         state = load_state(state_path)
         model.load_state_dict(state["model"])
-        for step, optimizer in zip(steps, optimizers):
+        for step, optimizer in zip(steps, optimizers, strict=True):
             optimizer.load_state_dict(_optimizer_state(state["optimizers"][step.name]))
         _set_rng_state(state["rng"])
         start = int(state["progress"]["step"])
@@ -117,7 +117,7 @@ def fit(
     def checkpoint(done: int) -> None:
         save_state(state_path, {
             "model": model.state_dict(),
-            "optimizers": {s.name: o.state_dict() for s, o in zip(steps, optimizers)},
+            "optimizers": {s.name: o.state_dict() for s, o in zip(steps, optimizers, strict=True)},
             "rng": _rng_state(),
             "progress": {"step": done},
         })
@@ -139,7 +139,7 @@ def fit(
     try:
         for iteration in range(start, config.steps):
             draw = iteration * draws_per_iteration
-            for step, optimizer in zip(steps, optimizers):
+            for step, optimizer in zip(steps, optimizers, strict=True):
                 for _ in range(step.repeat):
                     batch = dataset.load(sampler.indices(draw), device)
                     draw += 1
@@ -157,7 +157,7 @@ def fit(
                     optimizer.zero_grad(set_to_none=True)
                     terms["loss"].backward()
                     optimizer.step()
-                for term, value in zip(terms, values):
+                for term, value in zip(terms, values, strict=True):
                     key = name(step.name, term)
                     sums[key] = sums.get(key, 0.0) + value
             count += 1
