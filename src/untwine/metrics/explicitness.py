@@ -68,9 +68,10 @@ def explicitness(
     k = ftr.shape[1]
     train, test = np.zeros(k), np.zeros(k)
     for j in range(k):  # one multinomial classifier per factor
-        # The products here are [N, D] x [D, classes]: BLAS threads cost more than they give, and on
-        # a shared CPU two spinning threads made this 7x slower. One thread gives the same numbers.
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+        # The products here are [N, D] x [D, classes]: BLAS and OpenMP threads cost more than they
+        # give, and on a shared CPU two spinning threads made this 7x slower. One thread gives the
+        # same numbers.
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
             # disentanglement_lib keeps scikit-learn's 100 iterations; so must we, to agree with it.
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = LogisticRegression().fit(xtr, ftr[:, j])
