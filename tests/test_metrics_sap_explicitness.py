@@ -1,4 +1,5 @@
-"""SAP and Explicitness against scikit-learn computed the way disentanglement_lib does, by a loop."""
+"""SAP and Explicitness against scikit-learn computed the way disentanglement_lib does, by a
+loop."""
 
 from __future__ import annotations
 

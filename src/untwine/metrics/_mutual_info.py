@@ -1,16 +1,13 @@
-"""Histogram discretization and the discrete mutual-information matrix behind MIG, Modularity and
-MIC.
+"""Histogram discretization and the discrete mutual-information matrix behind MIG, Modularity
+and MIC.
 
 Follows disentanglement_lib (Locatello et al. 2019, utils.py): each code dimension is cut into
 ``bins`` equal-width bins from its minimum to its maximum (``np.histogram``'s edges) and binned with
 ``np.digitize`` against the left edges, so bin ids run 1..bins and the maximum lands in the last
-bin.
-Quirk kept on purpose: a perfect code of a factor with more values than bins (dSprites' 40
-rotations)
-merges values and scores below 1. MI and entropies are plug-in estimates in nats, as
+bin. Quirk kept on purpose: a perfect code of a factor with more values than bins (dSprites' 40
+rotations) merges values and scores below 1. MI and entropies are plug-in estimates in nats, as
 ``sklearn.metrics.mutual_info_score`` computes them, here for every (dimension, factor) pair from
-one
-``np.bincount`` of joint codes instead of one call per pair.
+one ``np.bincount`` of joint codes instead of one call per pair.
 """
 
 from __future__ import annotations
@@ -61,16 +58,8 @@ def mutual_info_matrix(binned: np.ndarray, labels: np.ndarray, sizes: np.ndarray
     n_y = np.bincount((labels + y_offsets).ravel(), minlength=int(sizes.sum()))
     nz = counts > 0
     c = counts[nz].astype(np.float64)
-    terms = (
-        c
-        / n
-        * (
-            np.log(c)
-            + np.log(n)
-            - np.log(n_x[dim[nz], x[nz]])
-            - np.log(n_y[y_offsets[fac[nz]] + y[nz]])
-        )
-    )
+    log_marginals = np.log(n_x[dim[nz], x[nz]]) + np.log(n_y[y_offsets[fac[nz]] + y[nz]])
+    terms = c / n * (np.log(c) + np.log(n) - log_marginals)
     mi = np.bincount(pair[nz], weights=terms, minlength=d * len(sizes)).reshape(d, len(sizes))
     # Independent variables give -1e-17 from rounding; sklearn clips the same way.
     return np.maximum(mi, 0.0)
