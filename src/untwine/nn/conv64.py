@@ -4,14 +4,27 @@ Encoder: four 4x4 stride-2 convolutions (32, 32, 64, 64 channels) with ReLU, the
 layer to the posterior's parameters. The decoder mirrors it with transposed convolutions. For 28x28 and
 32x32 images one stride-2 stage is dropped (32, 64, 64 channels), so the last feature map is 3x3 or 4x4;
 the decoder's ``output_padding`` makes its output exactly the input size.
+
+Speed (same parameters, same function, fp32): feature maps are kept channels-last, where oneDNN's
+convolutions run 1.3-2x faster on CPU than in NCHW. The two layers that touch the image itself have
+only 1 or 3 channels on one side, a shape oneDNN handles at a few GFLOP/s (the last transposed
+convolution alone cost as much as the three largest layers together). They are computed as one matrix
+product each instead: the first convolution as 4x4 stride-2 windows of the image (im2col, one strided
+copy) times the weight; the last transposed convolution as the weight times the feature map, whose
+4x4 contributions are then added into place (col2im, 16 strided additions). The two rearrangements
+are each other's adjoint, so each one's backward is the other.
 """
 
 from __future__ import annotations
 
+from itertools import islice
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 SUPPORTED_SIZES = (28, 32, 64)
+_KERNEL, _STRIDE, _PADDING = 4, 2, 1
 
 
 def _stage_channels(size: int) -> list[int]:
@@ -26,6 +39,88 @@ def _feature_sizes(size: int, stages: int) -> list[int]:
     for _ in range(stages):
         sizes.append((sizes[-1] + 2 - 4) // 2 + 1)
     return sizes
+
+
+def _im2col(x: torch.Tensor) -> torch.Tensor:
+    """The 4x4 stride-2 windows of the zero-padded x [B, C, H, W] (H, W even): [B, H/2, W/2, C, 4, 4]."""
+    b, c, h, w = x.shape
+    padded = F.pad(x, (_PADDING,) * 4).contiguous()
+    sb, sc, sh, sw = padded.stride()
+    windows = padded.as_strided(
+        (b, h // 2, w // 2, c, _KERNEL, _KERNEL), (sb, 2 * sh, 2 * sw, sc, sh, sw)
+    )
+    return windows.contiguous()
+
+
+def _col2im(cols: torch.Tensor) -> torch.Tensor:
+    """The adjoint of ``_im2col``: window contributions [B, h, w, C, 4, 4] summed into [B, C, 2h, 2w]."""
+    b, h, w, c = cols.shape[:4]
+    out = cols.new_zeros(b, c, 2 * h + 2 * _PADDING, 2 * w + 2 * _PADDING)
+    by_tap = cols.permute(0, 3, 4, 5, 1, 2)  # [B, C, ky, kx, h, w], a view
+    for ky in range(_KERNEL):
+        for kx in range(_KERNEL):
+            out[:, :, ky : ky + 2 * h : 2, kx : kx + 2 * w : 2] += by_tap[:, :, ky, kx]
+    return out[:, :, _PADDING:-_PADDING, _PADDING:-_PADDING]
+
+
+class _Im2col(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _im2col(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _Col2im.apply(grad)
+
+
+class _Col2im(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cols: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _col2im(cols)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _Im2col.apply(grad)
+
+
+def _is_k4s2p1(layer: nn.Conv2d | nn.ConvTranspose2d) -> bool:
+    return (
+        layer.kernel_size == (_KERNEL, _KERNEL) and layer.stride == (_STRIDE, _STRIDE)
+        and layer.padding == (_PADDING, _PADDING) and layer.dilation == (1, 1) and layer.groups == 1
+        and layer.output_padding == (0, 0)
+    )
+
+
+def conv_as_matmul(x: torch.Tensor, layer: nn.Conv2d) -> torch.Tensor:
+    """``layer(x)`` for a k4 s2 p1 convolution, as im2col and one matrix product.
+
+    The result is a channels-last [B, O, H/2, W/2] (the layout the following layers want).
+    """
+    b, c, h, w = x.shape
+    cols = _Im2col.apply(x) if x.requires_grad else _im2col(x)
+    weight = layer.weight.reshape(layer.out_channels, c * _KERNEL * _KERNEL)
+    out = torch.addmm(layer.bias, cols.view(-1, weight.shape[1]), weight.t())
+    return out.view(b, h // 2, w // 2, layer.out_channels).permute(0, 3, 1, 2)
+
+
+def conv_transpose_as_matmul(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.Tensor:
+    """``layer(x)`` for a k4 s2 p1 transposed convolution, as one matrix product and col2im."""
+    b, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # free for a channels-last x
+    cols = rows @ layer.weight.reshape(c, -1)  # [B*h*w, O*16]
+    out = _Col2im.apply(cols.view(b, h, w, layer.out_channels, _KERNEL, _KERNEL))
+    return out + layer.bias.view(1, -1, 1, 1)
+
+
+def _run(layers, h: torch.Tensor) -> torch.Tensor:
+    for layer in layers:
+        if isinstance(layer, nn.ReLU):
+            # In place: a convolution's backward needs its input, not its output. Not on a view (the
+            # matmul layers return one): autograd would then replay the view in backward.
+            h = F.relu(h, inplace=not h._is_view())
+        else:
+            h = layer(h)
+    return h
 
 
 class ConvEncoder(nn.Module):
@@ -47,7 +142,12 @@ class ConvEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        first = self.features[0]
+        if _is_k4s2p1(first) and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0:
+            h = _run(islice(self.features, 1, None), conv_as_matmul(x, first))
+        else:
+            h = _run(self.features, x.contiguous(memory_format=torch.channels_last))
+        return self.head(h)
 
 
 class ConvDecoder(nn.Module):
@@ -74,4 +174,8 @@ class ConvDecoder(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.features(self.head(z).view(-1, *self.start))
+        h = self.head(z).view(-1, *self.start).contiguous(memory_format=torch.channels_last)
+        last = self.features[-1]
+        if not _is_k4s2p1(last):
+            return _run(self.features, h)
+        return conv_transpose_as_matmul(_run(islice(self.features, len(self.features) - 1), h), last)
