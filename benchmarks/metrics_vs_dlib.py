@@ -169,9 +169,10 @@ def quirk_constant_dimension(out: Path) -> str:
     without = explicitness(
         a["codes_train"][:, :9], a["factors_train"], a["codes_test"][:, :9], a["factors_test"]
     )
+    dlib = theirs["error"].splitlines()[0] if theirs["error"] else theirs["values"]
     return (
         f"constant code dimension (2,000 samples): disentanglement_lib explicitness -> "
-        f"{theirs['error'] or theirs['values']}; untwine -> test {ours.test:.6f} "
+        f"{dlib}; untwine -> test {ours.test:.6f} "
         f"(without the dimension: {without.test:.6f})"
     )
 

@@ -60,9 +60,7 @@ def test_gbt_learner_is_disentanglement_libs_computation():
         train.append(np.mean(model.predict(ztr) == ftr[:, k]))
         test.append(np.mean(model.predict(zte) == fte[:, k]))
     np.testing.assert_allclose(result.importance, importance, atol=1e-12)
-    assert (result.disentanglement, result.completeness) == pytest.approx(
-        _dlib_scores(importance), abs=1e-12
-    )
+    assert (result.disentanglement, result.completeness) == pytest.approx(_dlib_scores(importance), abs=1e-12)
     assert result.informativeness_train == pytest.approx(np.mean(train), abs=1e-12)
     assert result.informativeness_test == pytest.approx(np.mean(test), abs=1e-12)
 
@@ -89,7 +87,5 @@ def test_dci_bad_input():
         dci(ztr, ftr[:, :1], zte, fte[:, :1])
     with pytest.raises(MetricError, match="learner must be 'hist' or 'gbt'"):
         dci(ztr, ftr, zte, fte, learner="xgboost")
-    with pytest.raises(
-        MetricError, match="factors_test has 2 factors but the training split has 3"
-    ):
+    with pytest.raises(MetricError, match="factors_test has 2 factors but the training split has 3"):
         dci(ztr, ftr, zte, fte[:, :2])

@@ -34,13 +34,9 @@ def test_mi_matrix_and_entropies_match_sklearn_pair_by_pair():
     binned = np.stack([np.digitize(c, np.histogram(c, 20)[1][:-1]) for c in codes.T], axis=1)
     for d in range(codes.shape[1]):
         for k in range(factors.shape[1]):
-            assert mi[d, k] == pytest.approx(
-                mutual_info_score(factors[:, k], binned[:, d]), abs=1e-12
-            )
+            assert mi[d, k] == pytest.approx(mutual_info_score(factors[:, k], binned[:, d]), abs=1e-12)
     for k in range(factors.shape[1]):
-        assert entropy[k] == pytest.approx(
-            mutual_info_score(factors[:, k], factors[:, k]), abs=1e-12
-        )
+        assert entropy[k] == pytest.approx(mutual_info_score(factors[:, k], factors[:, k]), abs=1e-12)
 
 
 def test_perfect_code_of_20_value_factors_has_mig_1():
@@ -73,9 +69,7 @@ def test_permuting_and_rescaling_dimensions_changes_nothing():
     before, after = mig(codes, factors), mig(moved, factors)
     assert after.score == pytest.approx(before.score, abs=1e-12)
     np.testing.assert_allclose(after.mutual_info, before.mutual_info[perm], atol=1e-12)
-    assert modularity(moved, factors).score == pytest.approx(
-        modularity(codes, factors).score, abs=1e-12
-    )
+    assert modularity(moved, factors).score == pytest.approx(modularity(codes, factors).score, abs=1e-12)
 
 
 def test_a_constant_dimension_counts_as_no_information():

@@ -114,10 +114,17 @@ def test_explicitness_of_noise_is_chance_and_of_the_factors_near_one():
     rng = np.random.default_rng(6)
     f = rng.integers(0, 3, size=(1500, 2))
     noise = rng.standard_normal((1500, 2))
-    assert explicitness(noise[:1000], f[:1000], noise[1000:], f[1000:]).test == pytest.approx(
-        0.5, abs=0.05
-    )
-    onehot = np.hstack([f == v for v in range(3)]).astype(float) + 0.01 * rng.standard_normal(
-        (1500, 6)
-    )
+    assert explicitness(noise[:1000], f[:1000], noise[1000:], f[1000:]).test == pytest.approx(0.5, abs=0.05)
+    onehot = np.hstack([f == v for v in range(3)]).astype(float) + 0.01 * rng.standard_normal((1500, 6))
     assert explicitness(onehot[:1000], f[:1000], onehot[1000:], f[1000:]).test > 0.99
+
+
+def test_explicitness_averages_over_the_classes_each_split_holds():
+    ztr, ftr, zte, fte = _split(7)
+    keep = fte[:, 2] != 5  # the test split loses one of the 12 values of factor 2
+    partial = explicitness(ztr, ftr, zte[keep], fte[keep])
+    clf = LogisticRegression().fit((ztr - ztr.mean(0)) / ztr.std(0), ftr[:, 2])
+    proba = clf.predict_proba((zte[keep] - ztr.mean(0)) / ztr.std(0))
+    present = clf.classes_ != 5
+    expected = roc_auc_score(fte[keep, 2][:, None] == clf.classes_[present], proba[:, present])
+    assert partial.per_factor_test[2] == pytest.approx(expected, abs=1e-12)

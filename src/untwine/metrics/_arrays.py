@@ -18,9 +18,7 @@ def check_codes(codes: np.ndarray, name: str = "codes") -> np.ndarray:
     """A finite 2-D float array [N, D]; float32 stays float32 so binning matches NumPy's on it."""
     a = np.asarray(codes)
     if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
-        raise MetricError(
-            f"{name} must be a 2-D array [samples >= 2, dimensions]; got shape {a.shape}"
-        )
+        raise MetricError(f"{name} must be a 2-D array [samples >= 2, dimensions]; got shape {a.shape}")
     if not np.issubdtype(a.dtype, np.floating):
         if not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
             raise MetricError(f"{name} must be numeric; got dtype {a.dtype}")
@@ -29,8 +27,7 @@ def check_codes(codes: np.ndarray, name: str = "codes") -> np.ndarray:
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise MetricError(
-            f"{name}[{i}, {j}] is {a[i, j]} ({int(bad.sum())} non-finite values); "
-            "codes must be finite"
+            f"{name}[{i}, {j}] is {a[i, j]} ({int(bad.sum())} non-finite values); codes must be finite"
         )
     return a
 
@@ -42,26 +39,20 @@ def integer_factors(factors: np.ndarray, n: int, k: int | None = None, name: str
     if a.ndim != 2 or a.shape[1] < 1:
         raise MetricError(f"{name} must be a 2-D array [samples, factors]; got shape {a.shape}")
     if a.shape[0] != n:
-        raise MetricError(
-            f"{name} has {a.shape[0]} rows but the codes have {n}; they must be paired"
-        )
+        raise MetricError(f"{name} has {a.shape[0]} rows but the codes have {n}; they must be paired")
     if k is not None and a.shape[1] != k:
         raise MetricError(f"{name} has {a.shape[1]} factors but the training split has {k}")
     if np.issubdtype(a.dtype, np.floating):
         whole = np.isfinite(a) & (a == np.round(a))
         if not whole.all():
             i, j = np.argwhere(~whole)[0]
-            raise MetricError(
-                f"{name} must hold integer class indices; {name}[{i}, {j}] is {a[i, j]}"
-            )
+            raise MetricError(f"{name} must hold integer class indices; {name}[{i}, {j}] is {a[i, j]}")
     elif not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
         raise MetricError(f"{name} must hold integer class indices; got dtype {a.dtype}")
     return a.astype(np.int64)
 
 
-def check_factors(
-    factors: np.ndarray, n: int, name: str = "factors"
-) -> tuple[np.ndarray, np.ndarray]:
+def check_factors(factors: np.ndarray, n: int, name: str = "factors") -> tuple[np.ndarray, np.ndarray]:
     """Factor labels relabelled to 0..k-1 per column, and each column's number of values k.
 
     A factor with a single value is an error: its entropy is 0 and no classifier can be fit.
@@ -91,9 +82,7 @@ def check_split(
     ztr = check_codes(codes_train, "codes_train")
     zte = check_codes(codes_test, "codes_test")
     if zte.shape[1] != ztr.shape[1]:
-        raise MetricError(
-            f"codes_test has {zte.shape[1]} dimensions but codes_train has {ztr.shape[1]}"
-        )
+        raise MetricError(f"codes_test has {zte.shape[1]} dimensions but codes_train has {ztr.shape[1]}")
     check_factors(factors_train, len(ztr), "factors_train")
     ftr = integer_factors(factors_train, len(ztr), name="factors_train")
     fte = integer_factors(factors_test, len(zte), ftr.shape[1], name="factors_test")

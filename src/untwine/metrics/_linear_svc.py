@@ -168,9 +168,7 @@ def fit(
     eps = tol * np.maximum(np.minimum(pos, n - pos), 1) / n  # liblinear's primal_solver_tol
 
     def evaluate(theta):
-        return _objective(
-            *_active_sums(s, dim, cls, theta[0], theta[1]), cp, cn, theta[0], theta[1]
-        )
+        return _objective(*_active_sums(s, dim, cls, theta[0], theta[1]), cp, cn, theta[0], theta[1])
 
     theta = np.zeros((2, len(dim)))
     f, g, h = evaluate(theta)
@@ -188,9 +186,7 @@ def fit(
         snorm = np.sqrt(_dot(step, step))
         delta = np.where(search & (it == 1), np.minimum(delta, snorm), delta)
         curv = fnew - f - gs
-        alpha = np.where(
-            curv <= 0, 4.0, np.maximum(0.25, -0.5 * gs / np.where(curv <= 0, 1.0, curv))
-        )
+        alpha = np.where(curv <= 0, 4.0, np.maximum(0.25, -0.5 * gs / np.where(curv <= 0, 1.0, curv)))
         delta_new = np.select(
             [actred < 1e-4 * prered, actred < 0.25 * prered, actred < 0.75 * prered],
             [

@@ -82,6 +82,4 @@ def binned_mutual_info(
         raise MetricError(f"bins must be an integer >= 2; got {bins!r}")
     z = check_codes(codes)
     labels, sizes = check_factors(factors, z.shape[0])
-    return mutual_info_matrix(histogram_discretize(z, bins), labels, sizes), factor_entropies(
-        labels, sizes
-    )
+    return mutual_info_matrix(histogram_discretize(z, bins), labels, sizes), factor_entropies(labels, sizes)

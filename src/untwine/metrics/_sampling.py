@@ -25,9 +25,7 @@ class SameValueSampler:
         factors = np.asarray(dataset.factors)
         if factors.ndim != 2 or not np.issubdtype(factors.dtype, np.integer):
             shape = factors.shape
-            raise MetricError(
-                f"dataset.factors must be integers [N, K]; got {factors.dtype} {shape}"
-            )
+            raise MetricError(f"dataset.factors must be integers [N, K]; got {factors.dtype} {shape}")
         self.n = len(factors)
         self.labels = np.empty_like(factors, dtype=np.int64)
         self.order, self.start, self.count = [], [], []
@@ -45,9 +43,7 @@ class SameValueSampler:
     def choose_factors(self, rng: np.random.Generator, m: int) -> np.ndarray:
         return self.varying[rng.integers(len(self.varying), size=m)]
 
-    def same_value(
-        self, rng: np.random.Generator, factor: np.ndarray, rows: np.ndarray
-    ) -> np.ndarray:
+    def same_value(self, rng: np.random.Generator, factor: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """For every rows[i, b], a uniformly drawn row with the same value of factor[i]."""
         out = np.empty_like(rows)
         for j in np.unique(factor):  # vectorized within each fixed factor

@@ -51,9 +51,7 @@ def betavae_score(
     rng = np.random.default_rng(seed)
     sampler = SameValueSampler(dataset)
     if len(sampler.varying) < 2:
-        raise MetricError(
-            "the beta-VAE score tells factors apart: the dataset needs >= 2 that vary"
-        )
+        raise MetricError("the beta-VAE score tells factors apart: the dataset needs >= 2 that vary")
     x_train, y_train = _samples(sampler, encode, rng, num_train, batch_size)
     x_eval, y_eval = _samples(sampler, encode, rng, num_eval, batch_size)
     with threadpool_limits(limits=1):  # small products: see explicitness

@@ -137,9 +137,7 @@ def dci(
     with threadpool_limits(limits=1):
         for j in range(k):  # one classifier per factor, as in the paper
             model = _make(learner, seed).fit(ztr, ftr[:, j])
-            importance[:, j] = (
-                model.feature_importances_ if learner == "gbt" else _hist_importance(model, d)
-            )
+            importance[:, j] = model.feature_importances_ if learner == "gbt" else _hist_importance(model, d)
             predict = model.predict if learner == "gbt" else partial(_hist_predict, model)
             predicted = predict(np.vstack([ztr, zte]))  # one pass through the trees for both
             train_acc[j] = np.mean(predicted[: len(ztr)] == ftr[:, j])

@@ -77,9 +77,7 @@ def _draw_rows(total: int, n: int, n_test: int, rng: np.random.Generator) -> tup
     # disentanglement_lib samples factors (so a row can appear in both splits).
     if n + n_test <= total:
         return rng.choice(total, size=n + n_test, replace=False), "without replacement"
-    return rng.integers(
-        total, size=n + n_test
-    ), "with replacement (dataset smaller than n + n_test)"
+    return rng.integers(total, size=n + n_test), "with replacement (dataset smaller than n + n_test)"
 
 
 def evaluate(
@@ -112,6 +110,8 @@ def evaluate(
     names = list(dataset.factor_names) or [f"factor {k}" for k in range(dataset.factors.shape[1])]
     factors = np.asarray(dataset.factors)[rows]
     varying = np.array([len(np.unique(factors[:n, k])) > 1 for k in range(factors.shape[1])])
+    if not varying.any():
+        raise MetricError(f"no factor of the dataset varies in the {n} drawn rows; nothing to score")
     factors = factors[:, varying]
     unique, inverse = np.unique(rows, return_inverse=True)
     started = time.perf_counter()
@@ -156,9 +156,7 @@ def evaluate(
         parameters["sap.variant"] = "discrete, LinearSVC(C=0.01, class_weight='balanced')"
     if "mic" in metrics:
         parameters["mic.subset"] = list(results["mic"].subset)
-    return EvaluationResult(
-        _flatten(results, used), parameters, mi, entropy, used, seconds, results
-    )
+    return EvaluationResult(_flatten(results, used), parameters, mi, entropy, used, seconds, results)
 
 
 def _flatten(results: dict[str, Any], factor_names: list[str]) -> dict[str, float]:
@@ -220,9 +218,7 @@ def write_evaluation(result: EvaluationResult, run_dir: Path | str) -> Path:
     return path
 
 
-def mi_heatmap(
-    mi: np.ndarray, entropy: np.ndarray, factor_names: Sequence[str], path: Path
-) -> None:
+def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: Sequence[str], path: Path) -> None:
     """Factors x code dimensions, colour I(z_d; v_k) / H(v_k) in [0, 1], each cell annotated."""
     from matplotlib.figure import Figure  # a Figure draws with Agg and leaves pyplot's state alone
 

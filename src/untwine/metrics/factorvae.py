@@ -72,6 +72,4 @@ def factorvae_score(
     columns = np.arange(d)
     train_acc = train[classifier, columns].sum() / train.sum()
     eval_acc = held_out[classifier, columns].sum() / held_out.sum()
-    return FactorVAEResult(
-        float(eval_acc), float(train_acc), float(eval_acc), train, active, variance
-    )
+    return FactorVAEResult(float(eval_acc), float(train_acc), float(eval_acc), train, active, variance)

@@ -38,9 +38,7 @@ def mic(codes: np.ndarray, factors: np.ndarray, subset: Sequence[int], bins: int
     d = mi.shape[0]
     chosen = tuple(int(i) for i in subset)
     if not chosen or any(not 0 <= i < d for i in chosen) or len(set(chosen)) != len(chosen):
-        raise MetricError(
-            f"subset must list distinct code dimensions in 0..{d - 1}; got {list(subset)}"
-        )
+        raise MetricError(f"subset must list distinct code dimensions in 0..{d - 1}; got {list(subset)}")
     inside = np.zeros(d, dtype=bool)
     inside[list(chosen)] = True
     sign = np.where(inside, 1.0, -1.0)

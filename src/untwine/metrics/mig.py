@@ -35,9 +35,7 @@ def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> MIGResult:
     """
     mi, entropy = binned_mutual_info(codes, factors, bins)
     if mi.shape[0] < 2:
-        raise MetricError(
-            f"codes has {mi.shape[0]} dimension; MIG compares the two best, so needs >= 2"
-        )
+        raise MetricError(f"codes has {mi.shape[0]} dimension; MIG compares the two best, so needs >= 2")
     top = np.sort(mi, axis=0)[::-1]
     per_factor = (top[0] - top[1]) / entropy
     return MIGResult(float(per_factor.mean()), per_factor, mi, entropy, bins)

@@ -47,11 +47,9 @@ def sap(
     """
     z = check_codes(codes)
     if z.shape[1] < 2:
-        raise MetricError(
-            f"codes has {z.shape[1]} dimension; SAP compares the two best, so needs >= 2"
-        )
+        raise MetricError(f"codes has {z.shape[1]} dimension; SAP compares the two best, so needs >= 2")
     if continuous:
-        labels, _ = check_factors(factors, z.shape[0])
+        check_factors(factors, z.shape[0])
         y = np.asarray(factors, dtype=np.float64)
         zc, yc = z - z.mean(axis=0), y - y.mean(axis=0)
         var_z = (zc**2).sum(axis=0) / (len(z) - 1)
