@@ -1,0 +1,199 @@
+"""Training throughput of beta-TCVAE, conv64, batch 64, fp32, 2 CPU threads: untwine beside pythae,
+disent and a plain-PyTorch floor, on the same 764,245-parameter network and the same images.
+
+    python benchmarks/train_throughput.py            # 3 interleaved repetitions, 60 timed steps each
+    python benchmarks/train_throughput.py --quick    # 1 repetition, 20 timed steps
+    python benchmarks/train_throughput.py --reps 5 --steps 120 --with-fit
+
+The peers' venvs are built under .bench-venvs/ on first use (benchmarks/peer_venvs.py). Each run is
+its own process; repetitions are interleaved (every contender once per repetition, in a rotating
+order) so that drift in the machine's speed hits all alike, and each run waits briefly for a quiet
+machine. Runs during which other processes used more than --max-foreign of the cores are dropped
+from the summary (they are still printed). The images are the first batches untwine's sampler draws
+from the full ``shapes`` grid (737,280 images), written once to a .npy that every contender reads.
+
+Besides images/s the summary gives the ceiling: FLOPs per image of untwine's training step
+(torch.utils.flop_counter), the GFLOP/s that makes at the median rate, and its fraction of this
+machine's sgemm rate (a 2048 x 2048 torch.mm on the same threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import peer_venvs  # noqa: E402
+import throughput_common as common  # noqa: E402
+
+PEERS = ("pythae", "disent")
+
+
+def contenders(args: argparse.Namespace, images: Path, n: int) -> dict[str, list[str]]:
+    """Name -> command line of one run."""
+    shared = ["--warmup", str(args.warmup), "--steps", str(args.steps), "--threads", str(args.threads)]
+    data = ["--images", str(images), "--dataset-size", str(n)]
+    runs = {
+        "untwine": [sys.executable, str(HERE / "bench_untwine.py"), *shared],
+        "plain torch (floor)": [sys.executable, str(HERE / "peer_torch.py"), *data, *shared],
+    }
+    for peer in PEERS:
+        if peer not in args.skip:
+            python = peer_venvs.ensure(peer)
+            runs[peer] = [str(python), str(HERE / f"peer_{peer}.py"), *data, *shared]
+    if args.with_fit:
+        runs["untwine fit()"] = [sys.executable, str(HERE / "bench_untwine.py"), "--loop", "fit",
+                                 *shared]
+    return runs
+
+
+def draw_images(path: Path, batches: int, seed: int) -> int:
+    """Writes the first ``batches`` batches untwine's sampler draws from shapes(); returns N."""
+    from untwine.data import shapes
+
+    data = shapes()
+    sampler = data.sampler(common.BATCH, seed)
+    rows = [data.load(sampler.indices(i)).images for i in range(batches)]
+    np.save(path, (torch.cat(rows) > 0.5).to(torch.uint8).numpy())
+    return len(data)
+
+
+def flops_per_image() -> float:
+    """FLOPs of one training step of untwine's beta-TCVAE (forward and backward), per image."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from untwine.data.batch import Batch
+    from untwine.models import BetaTCVAE, BetaTCVAEConfig
+
+    model = BetaTCVAE(BetaTCVAEConfig(channels=1, size=64, dataset_size=737_280))
+    x = (torch.rand(common.BATCH, 1, 64, 64) < 0.5).float()
+    with FlopCounterMode(display=False) as counter:
+        model.objective(Batch(images=x, index=torch.arange(common.BATCH)))["loss"].backward()
+    return counter.get_total_flops() / common.BATCH
+
+
+def sgemm_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """Best of three timings of a size x size fp32 matrix product, in GFLOP/s."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        _wait_quiet(10)
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, (time.perf_counter() - t) / repeats)
+    return 2 * size**3 / best / 1e9
+
+
+def _wait_quiet(timeout: float, max_busy: float = 0.1) -> None:
+    """Waits (at most ``timeout`` s) until other processes use less than ``max_busy`` of the cores."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        busy0, t0 = common._busy_seconds(), time.monotonic()
+        time.sleep(0.5)
+        if (common._busy_seconds() - busy0) / ((time.monotonic() - t0) * (os.cpu_count() or 1)) < max_busy:
+            return
+
+
+def run_once(command: list[str], quiet_timeout: float) -> dict:
+    _wait_quiet(quiet_timeout)
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{command[1]} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    if not values:
+        return "-"
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+def summarize(records: list[dict], args: argparse.Namespace, flops: float, sgemm: float) -> None:
+    print(f"\nbeta-TCVAE, conv64 (764,245 parameters), batch {common.BATCH}, fp32, "
+          f"{args.threads} threads; {args.steps} timed steps after {args.warmup} warm-up, "
+          f"runs with foreign CPU <= {args.max_foreign} kept")
+    print(f"training step: {flops / 1e6:.1f} MFLOP per image; sgemm (2048^3) {sgemm:.0f} GFLOP/s\n")
+    names = list(dict.fromkeys(r["contender"] for r in records))
+    quiet = [r for r in records if r.get("foreign_cpu_frac", 0.0) <= args.max_foreign]
+    header = (f"{'contender':22s} {'img/s median [min-max]':>24s} {'runs':>6s} {'GFLOP/s':>8s} "
+              f"{'of sgemm':>9s}")
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        rates = [r["img_per_s"] for r in quiet if r["contender"] == name]
+        total = sum(r["contender"] == name for r in records)
+        if rates:
+            gflops = statistics.median(rates) * flops / 1e9
+            print(f"{name:22s} {_spread(rates):>24s} {len(rates):>3d}/{total:<2d} {gflops:8.1f} "
+                  f"{gflops / sgemm:9.0%}")
+        else:
+            print(f"{name:22s} {'no quiet run':>24s} {0:>3d}/{total:<2d}")
+    # ratios paired within a repetition, so that drift between repetitions cancels
+    by_rep: dict[int, dict[str, float]] = {}
+    for r in quiet:
+        by_rep.setdefault(r["rep"], {})[r["contender"]] = r["img_per_s"]
+    for other in ("faster peer", "plain torch (floor)", *PEERS):
+        ratios = []
+        for rates in by_rep.values():
+            peers = [rates[p] for p in PEERS if p in rates]
+            base = max(peers) if other == "faster peer" and peers else rates.get(other)
+            if "untwine" in rates and base:
+                ratios.append(rates["untwine"] / base)
+        print(f"untwine / {other:20s} {_spread(ratios, '{:.2f}'):>20s}  ({len(ratios)} repetitions)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="1 repetition of 20 timed steps")
+    p.add_argument("--with-fit", action="store_true", help="also time untwine's fit() end to end")
+    p.add_argument("--skip", nargs="*", default=[], choices=PEERS, help="peers to leave out")
+    p.add_argument("--max-foreign", type=float, default=0.1)
+    p.add_argument("--quiet-timeout", type=float, default=20.0,
+                   help="seconds to wait for a quiet machine before each run")
+    p.add_argument("--out", type=Path, default=None, help="append every record to this JSONL file")
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.steps = 1, 20
+
+    records: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        images = Path(tmp) / "images.npy"
+        n = draw_images(images, args.warmup + args.steps, seed=0)
+        runs = contenders(args, images, n)
+        names = list(runs)
+        for rep in range(args.reps):
+            order = names[rep % len(names):] + names[: rep % len(names)]
+            for name in order:
+                record = {**run_once(runs[name], args.quiet_timeout), "rep": rep}
+                records.append(record)
+                print(f"rep {rep + 1}/{args.reps} {name:22s} {record['img_per_s']:7.1f} img/s  "
+                      f"foreign CPU {record.get('foreign_cpu_frac', float('nan')):.2f}", flush=True)
+                if args.out:
+                    with args.out.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(record, sort_keys=True) + "\n")
+    summarize(records, args, flops_per_image(), sgemm_gflops(args.threads))
+
+
+if __name__ == "__main__":
+    main()
