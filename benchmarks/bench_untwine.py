@@ -2,7 +2,9 @@
 
 ``--loop step`` (default): exactly what ``fit()`` does per iteration, with a clock around each one:
 batch = dataset.load(sampler.indices(i)) (bit-packed rows unpacked per batch, no per-item Python),
-the model's training step's loss, the finite check on every term, zero_grad, backward, Adam.
+the model's training step's loss, the finite check on every term, zero_grad, backward, and
+Adam as ``untwine.train.fast.adam`` makes it (torch's fused kernel), after
+``untwine.train.fast.keep_freed_memory()`` (glibc keeps freed feature maps for reuse).
 ``--loop fit``: ``fit()`` itself for warmup + steps iterations in a temporary run directory; its own
 images/s covers the whole run (first steps, logging and the final checkpoint included).
 """
@@ -23,6 +25,7 @@ from untwine.config import TrainConfig  # noqa: E402
 from untwine.data import shapes  # noqa: E402
 from untwine.models import BetaTCVAE, BetaTCVAEConfig  # noqa: E402
 from untwine.train import fit  # noqa: E402
+from untwine.train.fast import adam, keep_freed_memory  # noqa: E402
 
 
 def build(dataset_size: int) -> BetaTCVAE:
@@ -34,7 +37,7 @@ def step_loop(args: argparse.Namespace) -> dict:
     data = shapes()
     model = build(len(data))
     (train_step,) = model.training_steps()
-    optimizer = torch.optim.Adam(train_step.parameters, lr=common.LR)
+    optimizer = adam(train_step.parameters, lr=common.LR)  # what fit() builds (train/fast.py)
     sampler = data.sampler(common.BATCH, args.seed)
     model.train()
 
@@ -76,7 +79,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    allocator = keep_freed_memory() if args.loop == "step" else None  # as fit() does on entry
     record = step_loop(args) if args.loop == "step" else fit_loop(args)
+    record["keep_freed_memory"] = allocator
     common.emit({"contender": "untwine" if args.loop == "step" else "untwine fit()",
                  "network": "untwine conv64 (channels-last, matmul ends)", **record})
 

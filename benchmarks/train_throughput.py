@@ -4,6 +4,7 @@ disent and a plain-PyTorch floor, on the same 764,245-parameter network and the 
     python benchmarks/train_throughput.py            # 3 interleaved repetitions, 60 timed steps each
     python benchmarks/train_throughput.py --quick    # 1 repetition, 20 timed steps
     python benchmarks/train_throughput.py --reps 5 --steps 120 --with-fit
+    python benchmarks/train_throughput.py --same-allocator   # peers get untwine's malloc setting too
 
 The peers' venvs are built under .bench-venvs/ on first use (benchmarks/peer_venvs.py). Each run is
 its own process; repetitions are interleaved (every contender once per repetition, in a rotating
@@ -11,6 +12,11 @@ order) so that drift in the machine's speed hits all alike, and each run waits b
 machine. Runs during which other processes used more than --max-foreign of the cores are dropped
 from the summary (they are still printed). The images are the first batches untwine's sampler draws
 from the full ``shapes`` grid (737,280 images), written once to a .npy that every contender reads.
+
+untwine's process sets glibc's malloc thresholds (untwine.train.fast.keep_freed_memory, as fit()
+does); ``--same-allocator`` gives the peers and the floor the same setting through glibc's
+environment variables, to show how much of the ratio is the network and step, and how much the
+allocator.
 
 Besides images/s the summary gives the ceiling: FLOPs per image of untwine's training step
 (torch.utils.flop_counter), the GFLOP/s that makes at the median rate, and its fraction of this
@@ -109,9 +115,14 @@ def _wait_quiet(timeout: float, max_busy: float = 0.1) -> None:
             return
 
 
-def run_once(command: list[str], quiet_timeout: float) -> dict:
+# glibc's environment tunables with the values of untwine.train.fast.keep_freed_memory()
+SAME_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def run_once(command: list[str], quiet_timeout: float, env: dict[str, str] | None) -> dict:
     _wait_quiet(quiet_timeout)
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, check=False,
+                          env={**os.environ, **env} if env else None)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
@@ -127,7 +138,8 @@ def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
 def summarize(records: list[dict], args: argparse.Namespace, flops: float, sgemm: float) -> None:
     print(f"\nbeta-TCVAE, conv64 (764,245 parameters), batch {common.BATCH}, fp32, "
           f"{args.threads} threads; {args.steps} timed steps after {args.warmup} warm-up, "
-          f"runs with foreign CPU <= {args.max_foreign} kept")
+          f"runs with foreign CPU <= {args.max_foreign} kept; peers' allocator: "
+          f"{'same as untwine' if args.same_allocator else 'glibc default'}")
     print(f"training step: {flops / 1e6:.1f} MFLOP per image; sgemm (2048^3) {sgemm:.0f} GFLOP/s\n")
     names = list(dict.fromkeys(r["contender"] for r in records))
     quiet = [r for r in records if r.get("foreign_cpu_frac", 0.0) <= args.max_foreign]
@@ -167,6 +179,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="1 repetition of 20 timed steps")
     p.add_argument("--with-fit", action="store_true", help="also time untwine's fit() end to end")
+    p.add_argument("--same-allocator", action="store_true",
+                   help="run the peers and the floor with untwine's malloc thresholds too")
     p.add_argument("--skip", nargs="*", default=[], choices=PEERS, help="peers to leave out")
     p.add_argument("--max-foreign", type=float, default=0.1)
     p.add_argument("--quiet-timeout", type=float, default=20.0,
@@ -185,7 +199,8 @@ def main() -> None:
         for rep in range(args.reps):
             order = names[rep % len(names):] + names[: rep % len(names)]
             for name in order:
-                record = {**run_once(runs[name], args.quiet_timeout), "rep": rep}
+                env = SAME_ALLOCATOR if args.same_allocator and not name.startswith("untwine") else None
+                record = {**run_once(runs[name], args.quiet_timeout, env), "rep": rep}
                 records.append(record)
                 print(f"rep {rep + 1}/{args.reps} {name:22s} {record['img_per_s']:7.1f} img/s  "
                       f"foreign CPU {record.get('foreign_cpu_frac', float('nan')):.2f}", flush=True)

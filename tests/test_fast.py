@@ -74,3 +74,33 @@ def test_parameter_count_and_state_dict_keys_are_the_plain_networks() -> None:
     assert count == 764_245
     assert "features.0.weight" in enc.state_dict() and "features.6.weight" in dec.state_dict()
     assert all(p.is_contiguous() for m in (enc, dec) for p in m.parameters())  # safetensors needs it
+
+
+def test_fused_adam_makes_the_same_updates_as_torchs_default() -> None:
+    from untwine.train.fast import adam
+
+    torch.manual_seed(2)
+    enc = ConvEncoder(1, 28, 20)
+    twin = ConvEncoder(1, 28, 20)
+    twin.load_state_dict(enc.state_dict())
+    fast, plain = adam(enc.parameters(), 1e-3), torch.optim.Adam(twin.parameters(), lr=1e-3)
+    assert fast.defaults["fused"]
+    for _ in range(5):
+        x = torch.rand(4, 1, 28, 28)
+        for module, optimizer in ((enc, fast), (twin, plain)):
+            optimizer.zero_grad()
+            module(x).square().sum().backward()
+            optimizer.step()
+    for a, b in zip(enc.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_keep_freed_memory_sets_glibcs_thresholds_and_can_be_called_again() -> None:
+    import platform
+    import sys
+
+    from untwine.train.fast import keep_freed_memory
+
+    expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected
+    assert keep_freed_memory() is expected

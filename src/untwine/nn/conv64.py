@@ -106,13 +106,30 @@ def conv_as_matmul(x: torch.Tensor, layer: nn.Conv2d, relu: bool = False) -> tor
     return out.view(b, h // 2, w // 2, layer.out_channels).permute(0, 3, 1, 2)
 
 
+class _ConvTransposeAsMatmul(torch.autograd.Function):
+    """A k4 s2 p1 transposed convolution: forward as a matrix product and col2im (oneDNN's forward
+    is slow with few output channels), backward by oneDNN (whose backward for that shape is fast)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        b, c, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # free for a channels-last x
+        cols = (rows @ weight.reshape(c, -1)).view(b, h, w, weight.shape[1], _KERNEL, _KERNEL)
+        return _col2im(cols).add_(bias.view(1, -1, 1, 1))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        return torch.ops.aten.convolution_backward(
+            grad, x, weight, [weight.shape[1]], [_STRIDE] * 2, [_PADDING] * 2, [1, 1], True,
+            [0, 0], 1, list(ctx.needs_input_grad),
+        )
+
+
 def conv_transpose_as_matmul(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.Tensor:
-    """``layer(x)`` for a k4 s2 p1 transposed convolution, as one matrix product and col2im."""
-    b, c, h, w = x.shape
-    rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # free for a channels-last x
-    cols = rows @ layer.weight.reshape(c, -1)  # [B*h*w, O*16]
-    out = _Col2im.apply(cols.view(b, h, w, layer.out_channels, _KERNEL, _KERNEL))
-    return out + layer.bias.view(1, -1, 1, 1)
+    """``layer(x)`` for a k4 s2 p1 transposed convolution (see ``_ConvTransposeAsMatmul``)."""
+    return _ConvTransposeAsMatmul.apply(x, layer.weight, layer.bias)
 
 
 def _channels_last_layer(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
