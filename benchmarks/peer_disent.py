@@ -95,11 +95,7 @@ def main() -> None:
 
     def step(i: int) -> None:
         x = images[i * common.BATCH : (i + 1) * common.BATCH].float()
-        loss = module.training_step({"x_targ": (x,)}, i)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss.item()
+        common.optimizer_step(optimizer, module.training_step({"x_targ": (x,)}, i))
 
     timing = common.time_steps(step, args.warmup, args.steps)
     common.emit({"contender": "disent", "loop": "training_step + Adam, plain loop",

@@ -70,10 +70,7 @@ def main() -> None:
     def step(i: int) -> None:
         x = images[i * common.BATCH : (i + 1) * common.BATCH].float()
         out = model({"data": x}, dataset_size=args.dataset_size)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        optimizer.step()
-        out.loss.item()
+        common.optimizer_step(optimizer, out.loss)
 
     timing = common.time_steps(step, args.warmup, args.steps)
     common.emit({"contender": "pythae", "loop": "model.forward + Adam, plain loop",

@@ -49,11 +49,7 @@ def main() -> None:
         log_qz = torch.logsumexp(log_w + pairs.sum(2), dim=1)
         log_prod_qz = torch.logsumexp(log_w[:, :, None] + pairs, dim=1).sum(1)
         prior = (log_qz_x - log_qz) + common.BETA * (log_qz - log_prod_qz) + (log_prod_qz - log_pz)
-        loss = (recon + prior).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss.item()
+        common.optimizer_step(optimizer, (recon + prior).mean())
 
     timing = common.time_steps(step, args.warmup, args.steps)
     common.emit({"contender": "plain torch (floor)", "loop": "plain loop, uint8 indexing",

@@ -80,6 +80,14 @@ def time_steps(step: Callable[[int], object], warmup: int, steps: int) -> dict:
     }
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """What every contender does with its loss: zero_grad, backward, step, and read the value."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    loss.item()
+
+
 def mss_log_weights(batch: int, dataset_size: int) -> torch.Tensor:
     """log w_ij of minibatch stratified sampling (Chen et al. 2018), as untwine writes it."""
     others = batch - 1
