@@ -49,6 +49,12 @@ def test_run_folder_trains_each_config_once_and_resume_extends_a_run(tmp_path, c
     assert main(["run", str(folder)]) == 0
     assert capsys.readouterr().out.count("skip ") == 2
     assert json.loads((tmp_path / "runs" / "b1" / "summary.json").read_text()) == first
+    # a changed config under a finished run's name is refused, not skipped
+    write(folder / "b4.yaml", {**TINY, "name": "b4", "output": str(tmp_path / "runs"),
+                               "model": {**TINY["model"], "beta": 5}})
+    assert main(["run", str(folder)]) == 2
+    assert "already holds a run with another config" in capsys.readouterr().err
+    (folder / "b4.yaml").unlink()
     # more steps for a finished run: it resumes from its checkpoint instead of starting over
     assert main(["train", "--resume", str(tmp_path / "runs" / "b1"), "--set", "train.steps=8"]) == 0
     summary = json.loads((tmp_path / "runs" / "b1" / "summary.json").read_text())

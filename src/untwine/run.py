@@ -19,7 +19,13 @@ import torch
 
 import untwine
 from untwine.config import (
-    ConfigError, DataConfig, RunConfig, data_sources, dump_config, load_config, read_yaml,
+    ConfigError,
+    DataConfig,
+    RunConfig,
+    data_sources,
+    dump_config,
+    load_config,
+    read_yaml,
     validate_config,
 )
 from untwine.models import GaussianAutoencoder, build_model
@@ -69,10 +75,15 @@ class Run:
         return self.dataset().split(self.config.data.test_fraction, seed=self.config.seed)
 
 
-def _same_experiment(a: RunConfig, b: RunConfig) -> bool:
-    keep = lambda c: {k: v for k, v in c.model_dump(mode="json").items() if k != "versions"}  # noqa: E731
-    strip_steps = lambda d: {**d, "train": {**d["train"], "steps": None}}  # noqa: E731
-    return strip_steps(keep(a)) == strip_steps(keep(b))
+def _same_experiment(old: RunConfig, new: RunConfig) -> bool:
+    """Same run apart from versions and the step budget; model fields ``new`` leaves to the data
+    (None until resolved) count as equal to what ``old`` resolved them to."""
+    a, b = old.model_dump(mode="json"), new.model_dump(mode="json")
+    b["model"] = {k: a["model"].get(k) if v is None else v for k, v in b["model"].items()}
+    for values in (a, b):
+        values.pop("versions")
+        values["train"].pop("steps")
+    return a == b
 
 
 def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tuple[Run, FitResult]:
@@ -132,6 +143,15 @@ def config_files(path: Path | str) -> list[Path]:
     raise ConfigError(f"{path}: no such config file or folder")
 
 
+def _finished_as(config: RunConfig) -> bool:
+    """The run directory holds a finished run of this config with at least as many steps."""
+    previous = config.run_dir / CONFIG_FILE
+    if not (config.run_dir / SUMMARY_FILE).exists() or not previous.exists():
+        return False
+    old = validate_config(read_yaml(previous), origin=str(previous))
+    return old.train.steps >= config.train.steps and _same_experiment(old, config)
+
+
 def run_all(path: Path | str, overrides=(), progress: bool = True) -> list[Run]:
     """Train every config under ``path`` one after another, skipping finished runs.
 
@@ -140,9 +160,10 @@ def run_all(path: Path | str, overrides=(), progress: bool = True) -> list[Run]:
     configs = [load_config(file, overrides) for file in config_files(path)]
     runs = []
     for config in configs:
-        if (config.run_dir / SUMMARY_FILE).exists():
+        if _finished_as(config):
             print(f"skip {config.run_dir}: finished")
             runs.append(load_run(config.run_dir))
             continue
+        # train() resumes (e.g. to more steps) or refuses a run directory holding another config
         runs.append(train(config, resume=True, progress=progress)[0])
     return runs
