@@ -96,3 +96,14 @@ def test_a_non_finite_term_stops_the_run_names_the_term_and_keeps_the_last_check
     from untwine.train.checkpoint import load_state
 
     assert load_state(tmp_path / "state.safetensors")["progress"]["step"] == 20
+
+
+def test_weights_of_another_shape_are_refused_with_the_file_named(small_shapes, tmp_path):
+    from untwine.train.checkpoint import load_weights, save_weights
+
+    save_weights(tcvae(small_shapes), tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match=r"model\.safetensors: weights do not fit the model"):
+        load_weights(tcvae(small_shapes, latent_dim=5), tmp_path / "model.safetensors")
+    (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="broken.safetensors: not a readable safetensors file"):
+        load_weights(tcvae(small_shapes), tmp_path / "broken.safetensors")

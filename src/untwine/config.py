@@ -117,12 +117,12 @@ def validate_config(values: dict[str, Any], origin: str = "config") -> RunConfig
         config = None
     if config is not None:
         source = config.data.source
-        SOURCES = data_sources()
-        if source not in SOURCES:
-            problems.append(f"  data.source: unknown source {source!r}; expected one of {sorted(SOURCES)}")
+        sources = data_sources()
+        if source not in sources:
+            problems.append(f"  data.source: unknown source {source!r}; expected one of {sorted(sources)}")
         else:
             try:
-                _options_model(source, SOURCES[source]).model_validate(config.data.options)
+                _options_model(source, sources[source]).model_validate(config.data.options)
             except ValidationError as err:
                 problems.append(_describe(err, ("data", "options")))
     if problems:

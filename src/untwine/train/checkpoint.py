@@ -85,9 +85,10 @@ def save_weights(module: torch.nn.Module, path: Path) -> None:
 def load_weights(module: torch.nn.Module, path: Path) -> None:
     """Load weights into ``module``, naming the file and the tensors that do not fit."""
     state = read_safetensors(path)
-    missing, unexpected = module.load_state_dict(
-        {k: v for k, v in state.items()}, strict=False
-    )
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # torch reports tensors of the wrong shape this way
+        raise ValueError(f"{path}: weights do not fit the model ({err})") from err
     if missing or unexpected:
         raise ValueError(
             f"{path}: weights do not fit the model (missing {sorted(missing)[:5]}, "
