@@ -128,6 +128,15 @@ def cmd_table(args: argparse.Namespace) -> None:
     print(text)
 
 
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from untwine.sweep import run_sweep
+    from untwine.table import collect, summarize
+
+    folder = run_sweep(args.sweep, args.set, backend=args.backend)
+    print(f"\nsummary: {(folder / 'summary.csv').resolve()} (and summary.parquet)")
+    print(summarize(collect([folder])).format())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
@@ -178,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
     table.add_argument("--out", help="also write the table to this file")
     table.set_defaults(func=cmd_table)
+
+    sweep = sub.add_parser("sweep", help="many runs over a grid or list of config values; resumable")
+    sweep.add_argument("sweep", help="SWEEP.yaml")
+    sweep.add_argument("--backend", choices=("local", "ray"), help="override the file's backend")
+    sweep.add_argument("--set", **overrides)
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 

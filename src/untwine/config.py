@@ -95,7 +95,7 @@ def data_sources() -> dict[str, Callable[..., Any]]:
     return {name: getattr(data, name) for name in SOURCE_NAMES}
 
 
-def _describe(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
+def describe_errors(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
     lines = []
     for item in err.errors():
         key = ".".join(str(p) for p in (*prefix, *item["loc"]))
@@ -134,13 +134,17 @@ def validate_config(values: dict[str, Any], origin: str = "config") -> RunConfig
         try:
             values["model"] = model_config(model_values)
         except ValidationError as err:
-            problems.append(_describe(err, ("model",)))
+            problems.append(describe_errors(err, ("model",)))
         except ValueError as err:
             problems.append(f"  model.name: {err}")
+    model_failed = bool(problems)
     try:
         config = RunConfig.model_validate(values)
     except ValidationError as err:
-        problems.append(_describe(err))
+        # the model section's own errors are reported above; the base ModelConfig's are noise
+        rest = [e for e in err.errors() if not (model_failed and e["loc"][:1] == ("model",))]
+        if rest:
+            problems.append(describe_errors(ValidationError.from_exception_data(err.title, rest)))
         config = None
     if config is not None:
         source = config.data.source
@@ -151,7 +155,7 @@ def validate_config(values: dict[str, Any], origin: str = "config") -> RunConfig
             try:
                 options_model(source, sources[source]).model_validate(config.data.options)
             except ValidationError as err:
-                problems.append(_describe(err, ("data", "options")))
+                problems.append(describe_errors(err, ("data", "options")))
         problems += _check_protocols(config.evaluate)
     if problems:
         raise ConfigError(f"{origin}: invalid config\n" + "\n".join(problems))
@@ -171,7 +175,7 @@ def _check_protocols(specs: Sequence[EvaluateConfig]) -> list[str]:
         try:
             protocol_options(spec.protocol).model_validate(spec.options)
         except ValidationError as err:
-            problems.append(_describe(err, ("evaluate", i, "options")))
+            problems.append(describe_errors(err, ("evaluate", i, "options")))
     return problems
 
 
