@@ -14,14 +14,7 @@ from untwine.models import build_model, model_config
 from untwine.models.adversarial import AdversarialBetaTCVAE
 from untwine.train.fit import fit
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # on a shared 2-core machine two torch threads per process can make these steps 20x slower
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def adversarial(**overrides) -> AdversarialBetaTCVAE:
