@@ -43,6 +43,9 @@ class TrainConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast on CUDA, fp32 on CPU"
     )
+    augment: list[Literal["hflip", "vflip", "rot90"]] = Field(
+        default_factory=list, description="per-image flips / right-angle rotations (data/augment.py)"
+    )
     log_every: int = Field(50, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
 
@@ -85,7 +88,7 @@ class RunConfig(_Strict):
                 for s in self.seeds]
 
 
-SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits")
+SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "ph2", "isic")
 
 
 def data_sources() -> dict[str, Callable[..., Any]]:

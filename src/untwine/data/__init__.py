@@ -6,8 +6,10 @@ from untwine.data.dsprites import dsprites
 from untwine.data.errors import DataError
 from untwine.data.folder import folder
 from untwine.data.imageset import ImageSet
+from untwine.data.isic import isic
 from untwine.data.medmnist import medmnist
 from untwine.data.mnist import mnist
+from untwine.data.ph2 import ph2
 from untwine.data.sampler import BatchSampler
 from untwine.data.shapes import shapes
 
@@ -19,7 +21,9 @@ __all__ = [
     "digits",
     "dsprites",
     "folder",
+    "isic",
     "medmnist",
     "mnist",
+    "ph2",
     "shapes",
 ]

@@ -15,7 +15,7 @@ from untwine.models.base import Model, Posterior
 from untwine.models.likelihood import Likelihood, mean_image
 from untwine.nn import ARCHITECTURES
 
-Architecture = Literal["conv64", "mlp"]
+Architecture = Literal["conv64", "mlp", "resnet", "resnet_leaky"]
 
 
 class ModelConfig(BaseModel):

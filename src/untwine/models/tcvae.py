@@ -14,6 +14,7 @@ objective is the VAE's in expectation (the three terms sum to a Monte-Carlo esti
 
 from __future__ import annotations
 
+import torch
 from pydantic import Field
 
 from untwine.data.batch import Batch
@@ -37,11 +38,17 @@ class BetaTCVAE(GaussianAutoencoder):
     config: BetaTCVAEConfig
 
     def objective(self, batch: Batch) -> LossTerms:
+        return self.tcvae_terms(batch)[0]
+
+    def tcvae_terms(self, batch: Batch) -> tuple[LossTerms, torch.Tensor]:
+        """The objective's terms and the decoder's logits for the sampled z (models built on this
+        objective, such as the adversarial one, judge the same reconstruction)."""
         cfg = self.config
         x = batch.images
         posterior = self.encode(x)
         z = posterior.sample()
-        reconstruction = reconstruction_loss(x, self.decode(z), self.likelihood)
+        logits = self.decode(z)
+        reconstruction = reconstruction_loss(x, logits, self.likelihood)
         kl = decompose_kl(z, posterior, cfg.dataset_size or len(x), cfg.estimator)
         prior = (
             cfg.alpha * kl.index_code_mi
@@ -55,7 +62,7 @@ class BetaTCVAE(GaussianAutoencoder):
             "total_correlation": kl.total_correlation,
             "dimension_wise_kl": kl.dimension_wise_kl,
             "kl": kl.total,
-        }
+        }, logits
 
     def training_steps(self) -> list[TrainingStep]:
         return [TrainingStep("tcvae", list(self.parameters()), self.objective)]

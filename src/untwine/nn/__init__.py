@@ -2,10 +2,16 @@
 
 from untwine.nn.conv64 import ConvDecoder, ConvEncoder
 from untwine.nn.mlp import MLPDecoder, MLPEncoder
+from untwine.nn.residual import LeakyResidualDecoder, LeakyResidualEncoder, ResidualDecoder, ResidualEncoder
 
 ARCHITECTURES = {
     "conv64": (ConvEncoder, ConvDecoder),
     "mlp": (MLPEncoder, MLPDecoder),
+    "resnet": (ResidualEncoder, ResidualDecoder),
+    "resnet_leaky": (LeakyResidualEncoder, LeakyResidualDecoder),
 }
 
-__all__ = ["ARCHITECTURES", "ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder"]
+__all__ = [
+    "ARCHITECTURES", "ConvDecoder", "ConvEncoder", "LeakyResidualDecoder", "LeakyResidualEncoder",
+    "MLPDecoder", "MLPEncoder", "ResidualDecoder", "ResidualEncoder",
+]

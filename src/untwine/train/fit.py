@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from untwine.config import TrainConfig
+from untwine.data.augment import augment
 from untwine.models.base import Model
 from untwine.train.checkpoint import load_state, save_state, save_weights
 from untwine.train.fast import adam, keep_freed_memory
@@ -142,6 +143,7 @@ def fit(
             for step, optimizer in zip(steps, optimizers, strict=True):
                 for _ in range(step.repeat):
                     batch = dataset.load(sampler.indices(draw), device)
+                    batch = augment(batch, config.augment, seed, draw)
                     draw += 1
                     with _autocast(config, device):
                         terms = step.loss(batch)
