@@ -6,6 +6,7 @@ from typing import Any
 
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
+from untwine.models.grouped import GroupedVAE, GroupedVAEConfig
 from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from untwine.models.vae import VAE, BetaVAE, BetaVAEConfig, VAEConfig
 
@@ -13,6 +14,7 @@ MODELS: dict[str, type[GaussianAutoencoder]] = {
     "vae": VAE,
     "betavae": BetaVAE,
     "betatcvae": BetaTCVAE,
+    "grouped": GroupedVAE,
 }
 
 
@@ -30,5 +32,6 @@ def build_model(config: ModelConfig) -> GaussianAutoencoder:
 
 __all__ = [
     "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder",
+    "GroupedVAE", "GroupedVAEConfig",
     "Model", "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
 ]
