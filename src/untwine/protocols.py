@@ -164,3 +164,7 @@ __all__: Sequence[str] = [
     "PROTOCOLS", "ProtocolResult", "disentanglement", "evaluate_run", "evaluated_as", "format_scores",
     "protocol_options", "read_evaluation", "run_protocol", "write_evaluation",
 ]
+
+from untwine.metrics.grouped_protocol import grouped  # noqa: E402 (it returns ProtocolResult, defined above)
+
+PROTOCOLS["grouped"] = grouped
