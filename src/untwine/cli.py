@@ -137,6 +137,14 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(summarize(collect([folder])).format())
 
 
+def cmd_figures(args: argparse.Namespace) -> None:
+    from untwine.explain.grouped_figures import grouped_figures
+
+    out = Path(args.out) if args.out else Path(args.paths[0]) / "figures"
+    for path in grouped_figures(args.paths, out):
+        print(f"figure: {path.resolve()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
@@ -193,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--backend", choices=("local", "ray"), help="override the file's backend")
     sweep.add_argument("--set", **overrides)
     sweep.set_defaults(func=cmd_sweep)
+
+    figures = sub.add_parser("figures", help="a paper's figures from many runs' eval.json")
+    figures.add_argument("paper", choices=("grouped",), help="grouped: paper 002's Figures 1 and 2")
+    figures.add_argument("paths", nargs="+", help="run directories or folders holding them")
+    figures.add_argument("--out", help="folder for the PNGs (default: FIRST_PATH/figures)")
+    figures.set_defaults(func=cmd_figures)
     return parser
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -24,17 +23,13 @@ import torch
 from pydantic import BaseModel
 
 from untwine.metrics.evaluate import DEFAULT_METRICS, evaluate, mi_heatmap
+from untwine.metrics.grouped_protocol import grouped
+from untwine.metrics.lesions import lesions
+from untwine.metrics.result import ProtocolResult
 from untwine.train.checkpoint import atomic_write_text
 
 EVAL_FILE = "eval.json"
 SUPPLIED = ("model", "dataset", "seed", "figures", "held_out")
-
-
-@dataclass
-class ProtocolResult:
-    scores: dict[str, float]  # flat, named as the paper's table columns
-    parameters: dict[str, Any]  # how the scores were computed
-    details: dict[str, Any] = field(default_factory=dict)  # JSON-able matrices, per-fold values
 
 
 def disentanglement(
@@ -70,6 +65,8 @@ def disentanglement(
 
 PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
     "disentanglement": disentanglement,
+    "lesions": lesions,
+    "grouped": grouped,
 }
 
 
@@ -164,7 +161,3 @@ __all__: Sequence[str] = [
     "PROTOCOLS", "ProtocolResult", "disentanglement", "evaluate_run", "evaluated_as", "format_scores",
     "protocol_options", "read_evaluation", "run_protocol", "write_evaluation",
 ]
-
-from untwine.metrics.lesions import lesions  # noqa: E402 (it builds on ProtocolResult, defined above)
-
-PROTOCOLS["lesions"] = lesions

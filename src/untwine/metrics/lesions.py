@@ -32,6 +32,7 @@ from untwine.metrics.evaluate import encode
 from untwine.metrics.few_label import few_label_accuracy
 from untwine.metrics.mig import mig
 from untwine.metrics.psnr import psnr
+from untwine.metrics.result import ProtocolResult
 
 BINS = 20
 
@@ -195,8 +196,3 @@ def lesions(
                                       seed)
     params["skipped"] = skipped
     return ProtocolResult(scores, params, details)
-
-
-# at the end: protocols.py imports this module to register ``lesions`` once ProtocolResult exists,
-# and this import finds it whichever of the two modules is imported first
-from untwine.protocols import ProtocolResult  # noqa: E402

@@ -7,6 +7,7 @@ from typing import Any
 from untwine.models.adversarial import AdversarialBetaTCVAE, AdversarialBetaTCVAEConfig
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
+from untwine.models.grouped import GroupedVAE, GroupedVAEConfig
 from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from untwine.models.vae import VAE, BetaVAE, BetaVAEConfig, VAEConfig
 
@@ -15,6 +16,7 @@ MODELS: dict[str, type[GaussianAutoencoder]] = {
     "betavae": BetaVAE,
     "betatcvae": BetaTCVAE,
     "adversarial": AdversarialBetaTCVAE,
+    "grouped": GroupedVAE,
 }
 
 
@@ -33,5 +35,6 @@ def build_model(config: ModelConfig) -> GaussianAutoencoder:
 __all__ = [
     "AdversarialBetaTCVAE", "AdversarialBetaTCVAEConfig",
     "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder",
+    "GroupedVAE", "GroupedVAEConfig",
     "Model", "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
 ]
