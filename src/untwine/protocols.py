@@ -68,8 +68,11 @@ def disentanglement(
     return ProtocolResult(result.scores, result.parameters, details)
 
 
+from untwine.explain.shared import shared_dimensions_protocol  # noqa: E402 (needs ProtocolResult)
+
 PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
     "disentanglement": disentanglement,
+    "shared_dimensions": shared_dimensions_protocol,
 }
 
 

@@ -6,20 +6,26 @@ from untwine.data.dsprites import dsprites
 from untwine.data.errors import DataError
 from untwine.data.folder import folder
 from untwine.data.imageset import ImageSet
+from untwine.data.longitudinal import longitudinal
 from untwine.data.medmnist import medmnist
 from untwine.data.mnist import mnist
+from untwine.data.pairs import PairSet
 from untwine.data.sampler import BatchSampler
 from untwine.data.shapes import shapes
+from untwine.data.volumes import volumes
 
 __all__ = [
     "Batch",
     "BatchSampler",
     "DataError",
     "ImageSet",
+    "PairSet",
     "digits",
     "dsprites",
     "folder",
+    "longitudinal",
     "medmnist",
     "mnist",
     "shapes",
+    "volumes",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from untwine.models.adagvae import AdaGVAE, AdaGVAEConfig
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
 from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
@@ -13,6 +14,7 @@ MODELS: dict[str, type[GaussianAutoencoder]] = {
     "vae": VAE,
     "betavae": BetaVAE,
     "betatcvae": BetaTCVAE,
+    "adagvae": AdaGVAE,
 }
 
 
@@ -29,6 +31,7 @@ def build_model(config: ModelConfig) -> GaussianAutoencoder:
 
 
 __all__ = [
+    "AdaGVAE", "AdaGVAEConfig",
     "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder",
     "Model", "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
 ]
