@@ -132,3 +132,27 @@ def test_a_config_with_pairs_trains_adagvae_on_the_training_split(tmp_path):
     with pytest.raises(ValueError, match="pairs.k"):
         validate_config({**config.model_dump(mode="json"),
                          "data": {"source": "shapes", "pairs": {"by": "factors", "k": 0}}})
+
+
+def test_shared_dimensions_are_counted_against_the_changed_factors(tmp_path):
+    import numpy as np
+
+    from untwine.data import longitudinal
+    from untwine.explain.shared import shared_dimensions_protocol, summarize_shared
+
+    shared = np.array([[True, False], [True, True], [False, True]])
+    changed = np.array([[False, True, False], [False, False, False], [True, False, False]])
+    codes = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    factors = np.array([[0, 0, 0], [1, 0, 0], [2, 1, 0], [3, 1, 0]])
+    result = summarize_shared(shared, changed, codes, factors, kl=np.array([1.0, 0.0]))
+    np.testing.assert_allclose(result.shared_fraction, [2 / 3, 2 / 3])
+    # factor 0 changed in pair 3 only, where dimension 0 was above the threshold; factor 1 in pair 1
+    np.testing.assert_array_equal(result.flagged, [[1.0, 0.0, np.nan], [0.0, 1.0, np.nan]])
+    assert result.informative[0] == 0 and result.active.tolist() == [True, False]
+    assert (result.mutual_info[:, 2] == 0).all()  # a factor constant here informs nothing
+
+    study = longitudinal(subjects=10, size=16, positions=2)
+    model = adagvae(channels=3)
+    out = shared_dimensions_protocol(model, study, seed=0, figures=tmp_path, pairs=50)
+    assert set(out.scores) == {"shared_per_pair", "flagged_scale"}  # only scale changes in the study
+    assert 0 <= out.scores["shared_per_pair"] < 5 and (tmp_path / "shared_dimensions.png").stat().st_size

@@ -46,7 +46,11 @@ def summarize_shared(
     times_changed = changed.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         flagged = (~shared).T.astype(float) @ changed.astype(float) / times_changed
-    mutual_info, _ = binned_mutual_info(codes, factors)
+    # a factor constant over these images carries no information (and the MI estimator refuses it)
+    varies = (factors != factors[:1]).any(0)
+    mutual_info = np.zeros((codes.shape[1], factors.shape[1]))
+    if varies.any():
+        mutual_info[:, varies] = binned_mutual_info(codes, factors[:, varies])[0]
     return SharedDimensions(
         shared_fraction=shared.mean(0),
         flagged=np.where(times_changed > 0, flagged, np.nan),
