@@ -28,10 +28,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PairsConfig(_Strict):
+    """Train on pairs (weak supervision, untwine.data.pairs), drawn inside the training split."""
+
+    by: Literal["factors", "groups"] = Field(description="factors: k factors re-drawn; groups: a subject")
+    k: int | None = Field(1, ge=1, description="factors changed per pair; null: 1..d-1 at random")
+
+
 class DataConfig(_Strict):
     source: str = Field(description="a data source: shapes, dsprites, medmnist, mnist, folder, digits")
     options: dict[str, Any] = Field(default_factory=dict, description="the source's arguments")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    pairs: PairsConfig | None = None
 
 
 class TrainConfig(_Strict):
@@ -88,7 +96,8 @@ class RunConfig(_Strict):
                 for s in self.seeds]
 
 
-SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "ph2", "isic")
+SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "ph2", "isic", "volumes",
+                "longitudinal")
 
 
 def data_sources() -> dict[str, Callable[..., Any]]:

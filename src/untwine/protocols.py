@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel
 
+from untwine.explain.shared import shared_dimensions_protocol
 from untwine.metrics.evaluate import DEFAULT_METRICS, evaluate, mi_heatmap
 from untwine.metrics.grouped_protocol import grouped
 from untwine.metrics.lesions import lesions
@@ -67,6 +68,7 @@ PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
     "disentanglement": disentanglement,
     "lesions": lesions,
     "grouped": grouped,
+    "shared_dimensions": shared_dimensions_protocol,
 }
 
 

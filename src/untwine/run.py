@@ -28,6 +28,7 @@ from untwine.config import (
     read_yaml,
     validate_config,
 )
+from untwine.data.pairs import PairSet
 from untwine.models import GaussianAutoencoder, build_model
 from untwine.train.checkpoint import atomic_write_text, load_weights
 from untwine.train.fit import WEIGHTS_FILE, FitResult, fit
@@ -107,7 +108,10 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     torch.manual_seed(config.seed)
     model = build_model(config.model)
-    result = fit(model, train_set, config.train, run_dir, seed=config.seed, resume=resume,
+    # Pairs are drawn inside the training split, so no pair crosses it.
+    pairs = config.data.pairs
+    training = train_set if pairs is None else PairSet(train_set, pairs.by, pairs.k)
+    result = fit(model, training, config.train, run_dir, seed=config.seed, resume=resume,
                  progress=progress)
     model.eval()
     save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from untwine.models.adagvae import AdaGVAE, AdaGVAEConfig
 from untwine.models.adversarial import AdversarialBetaTCVAE, AdversarialBetaTCVAEConfig
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
@@ -17,6 +18,7 @@ MODELS: dict[str, type[GaussianAutoencoder]] = {
     "betatcvae": BetaTCVAE,
     "adversarial": AdversarialBetaTCVAE,
     "grouped": GroupedVAE,
+    "adagvae": AdaGVAE,
 }
 
 
@@ -34,6 +36,7 @@ def build_model(config: ModelConfig) -> GaussianAutoencoder:
 
 __all__ = [
     "AdversarialBetaTCVAE", "AdversarialBetaTCVAEConfig",
+    "AdaGVAE", "AdaGVAEConfig",
     "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder",
     "GroupedVAE", "GroupedVAEConfig",
     "Model", "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
