@@ -61,7 +61,7 @@ class RunConfig(_Strict):
         return Path(self.output) / self.name
 
 
-SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits")
+SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "squares")
 
 
 def data_sources() -> dict[str, Callable[..., Any]]:

@@ -10,6 +10,7 @@ from untwine.data.medmnist import medmnist
 from untwine.data.mnist import mnist
 from untwine.data.sampler import BatchSampler
 from untwine.data.shapes import shapes
+from untwine.data.squares import squares
 
 __all__ = [
     "Batch",
@@ -22,4 +23,5 @@ __all__ = [
     "medmnist",
     "mnist",
     "shapes",
+    "squares",
 ]
