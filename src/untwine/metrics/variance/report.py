@@ -118,12 +118,10 @@ def variance_figure(path: Path | str, data: FactorVarianceResult | None = None,
         ax = axes[column]
         ax.boxplot(list(data.per_base), showfliers=False)
         ax.plot(range(1, len(data.factor_names) + 1), data.global_variance, "o", color="C3", label="global")
-        ax.set_xticks(range(1, len(data.factor_names) + 1), data.factor_names, rotation=30)
+        labels = [f"{n}\nCV {cv:.2f}" for n, cv in zip(data.factor_names, data.consistency, strict=True)]
+        ax.set_xticks(range(1, len(data.factor_names) + 1), labels, fontsize=8)
         ax.set_ylabel("pixel variance induced (sum over pixels)")
-        ax.set_title(f"dataset: closest gap {data.min_gap:.2f}", fontsize=9)
-        for x, cv in enumerate(data.consistency, start=1):
-            ax.annotate(f"CV {cv:.2f}", (x, 0), xytext=(0, 2), textcoords="offset points", ha="center",
-                        fontsize=7)
+        ax.set_title(f"dataset: closest gap {data.min_gap:.2f} ({' / '.join(data.closest_pair)})", fontsize=9)
         ax.legend(fontsize=7)
         column += 1
     if decoder is not None:
@@ -148,3 +146,24 @@ def variance_figure(path: Path | str, data: FactorVarianceResult | None = None,
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
+
+def variance_protocol(model, dataset, *, seed: int, figures: Path, bases: int | None = 200,
+                      points: int = 200, rank_tolerance: float = 0.1):
+    """Evaluation protocol "variance": the dataset's per-factor variance structure and the decoder's
+    local principal directions, figures/variance.png. Needs the whole factor grid (split "all")."""
+    from untwine.protocols import ProtocolResult  # here: protocols imports this module to register it
+
+    data = dataset_variance(dataset, bases=bases, seed=seed)
+    decoder = model_variance(model, dataset, points=points, seed=seed, rank_tolerance=rank_tolerance)
+    variance_figure(figures / "variance.png", data, decoder, title=dataset.name)
+    scores = {
+        "min_gap": data.min_gap,
+        "mean_consistency": float(data.consistency.mean()),
+        "alignment": decoder.mean_alignment,
+        "consistent_alignment": decoder.mean_consistent_alignment,
+        "active_directions": float(decoder.active),
+    }
+    parameters = {"bases": bases, "points": points, "rank_tolerance": rank_tolerance, "seed": seed}
+    details = {"dataset": factor_variance_json(data), "decoder": decoder_variance_json(decoder)}
+    return ProtocolResult(scores, parameters, details)
