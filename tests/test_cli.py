@@ -73,11 +73,36 @@ def test_evaluate_writes_scores_and_the_mi_matrix(tmp_path, capsys):
     config = write(tmp_path / "tiny.yaml", {**TINY, "output": str(tmp_path)})
     assert main(["train", str(config)]) == 0
     assert main(["evaluate", str(tmp_path / "tiny"), "--metrics", "mig,sap", "--n", "200"]) == 0
-    scores = json.loads((tmp_path / "tiny" / "eval.json").read_text())
+    scores = json.loads((tmp_path / "tiny" / "eval.json").read_text())["disentanglement"]
     assert 0.0 <= scores["scores"]["mig"] <= 1.0 and "sap" in scores["scores"]
     assert (tmp_path / "tiny" / "figures" / "mi_matrix.png").exists()
     assert "mig" in capsys.readouterr().out
     assert main(["evaluate", str(tmp_path / "tiny"), "--metrics", "mgi"]) == 2
+
+
+def test_run_trains_each_seed_evaluates_once_and_tables_mean_and_spread(tmp_path, capsys):
+    evaluation = [{"protocol": "disentanglement", "options": {"metrics": ["mig", "sap"], "n": 200}}]
+    config = write(tmp_path / "tiny.yaml", {**TINY, "output": str(tmp_path / "runs"), "seeds": [0, 1],
+                                            "evaluate": evaluation})
+    assert main(["run", str(config)]) == 0
+    out = capsys.readouterr().out
+    migs = []
+    for seed in (0, 1):
+        run = tmp_path / "runs" / "tiny" / f"seed{seed}"
+        assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == seed
+        migs.append(json.loads((run / "eval.json").read_text())["disentanglement"]["scores"]["mig"])
+    # the table folds the two seeds into one row: mean ± sample std, computed here independently
+    expected = f"{sum(migs) / 2:.3f} ± {abs(migs[0] - migs[1]) / 2 ** 0.5:.3f}"
+    row = next(line for line in out.splitlines() if line.startswith("tiny "))
+    assert expected in row and row.split()[1] == "2"
+    assert main(["run", str(config)]) == 0
+    assert capsys.readouterr().out.count("already in eval.json") == 2
+    assert main(["table", str(tmp_path / "runs"), "--columns", "sap,mig", "--format", "csv"]) == 0
+    header, line = capsys.readouterr().out.strip().splitlines()
+    assert header == "run,seeds,sap_mean,sap_std,mig_mean,mig_std"
+    assert line.startswith("tiny,2,") and line.endswith(f"{sum(migs) / 2:.6g},{abs(migs[0] - migs[1]) / 2 ** 0.5:.6g}")
+    assert main(["table", str(tmp_path / "runs"), "--columns", "mgi"]) == 2
+    assert "unknown columns ['mgi']" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -91,6 +116,10 @@ def test_evaluate_writes_scores_and_the_mi_matrix(tmp_path, capsys):
         ({"data": {"source": "shapez"}}, "data.source: unknown source 'shapez'"),
         ({"data": {"source": "shapes", "options": {"scales": 2}}}, "data.options.scales: Extra inputs"),
         ({"data": {"source": "shapes", "options": {"scale": "big"}}}, "data.options.scale: Input should be a valid integer"),
+        ({"evaluate": [{"protocol": "lesionz"}]}, "evaluate.0.protocol: unknown protocol 'lesionz'"),
+        ({"evaluate": [{"options": {"nn": 5}}]}, "evaluate.0.options.nn: Extra inputs are not permitted"),
+        ({"evaluate": [{"options": {"metrics": ["irs"]}}]}, "evaluate.0.options.metrics.0: Input should be"),
+        ({"seeds": 3}, "seeds: Input should be a valid list"),
     ],
 )
 def test_config_errors_name_the_key_and_what_was_expected(tmp_path, change, message):

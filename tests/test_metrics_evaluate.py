@@ -8,12 +8,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from untwine.data import shapes
 from untwine.metrics import MetricError
-from untwine.metrics.evaluate import encode, evaluate, format_table, write_evaluation
+from untwine.metrics.evaluate import encode, evaluate
 from untwine.models.base import Posterior
+from untwine.protocols import ProtocolResult, format_scores, run_protocol, write_evaluation
 
 
 class PixelReader(nn.Module):
@@ -64,15 +66,25 @@ def test_evaluate_scores_writes_eval_json_and_the_heatmap(grid, tmp_path):
     assert normalized[0, 2] > 0.9 and normalized[1, 3] > 0.9
     np.testing.assert_allclose(result.mutual_info[3], 0.0, atol=1e-12)
 
-    path = write_evaluation(result, tmp_path)
-    saved = json.loads(path.read_text())
-    assert saved["scores"] == pytest.approx(result.scores)
-    assert saved["parameters"]["n_test"] == 60 and saved["parameters"]["dci.learner"] == "hist"
-    assert np.array(saved["mutual_info"]["matrix"]).shape == (4, 4)
+
+
+def test_the_disentanglement_protocol_writes_its_section_of_eval_json(grid, tmp_path):
+    result = run_protocol("disentanglement", PixelReader(), grid, seed=0, figures=tmp_path / "figures",
+                          options={"n": 120})
+    write_evaluation(tmp_path, "disentanglement", result, {"split": "all", "seed": 0, "options": {}})
+    write_evaluation(tmp_path, "other", ProtocolResult({"x": 1.0}, {}), {})
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert set(saved) == {"disentanglement", "other"}  # a second protocol keeps the first's section
+    section = saved["disentanglement"]
+    assert section["scores"] == pytest.approx(evaluate(PixelReader(), grid, n=120, seed=0).scores)
+    assert section["parameters"]["n_test"] == 60 and section["parameters"]["dci.learner"] == "hist"
+    assert np.array(section["mutual_info"]["matrix"]).shape == (4, 4)
     png = (tmp_path / "figures" / "mi_matrix.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
-    table = format_table(result)
+    table = format_scores(result.scores)
     assert "dci.disentanglement" in table and f"{result.scores['mig']:.4f}" in table
+    with pytest.raises(ValidationError, match="metrics"):
+        run_protocol("disentanglement", PixelReader(), grid, figures=tmp_path, options={"metrics": ["irs"]})
 
 
 def test_evaluate_refuses_what_it_cannot_do(grid):

@@ -1,4 +1,4 @@
-"""The ``untwine`` command line: demo, train, run, traverse, evaluate, variance."""
+"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table, sweep, variance."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run, result = train(config)
     _print_run(run, result)
     print("\ndisentanglement of the codes against the rendered factors:")
-    _evaluate(run, ["mig", "sap", "modularity"], n=5000, seed=0, split="all")
+    _evaluate(run, "disentanglement", {"metrics": ["mig", "sap", "modularity"], "n": 5000}, seed=0,
+              split="all")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -58,6 +59,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(f"\n{len(runs)} run(s):")
     for run in runs:
         print(f"  {run.dir}")
+    scored = [run.dir for run in runs if (run.dir / "eval.json").exists()]
+    if scored:
+        from untwine.table import collect, summarize
+
+        print("\n" + summarize(collect(scored)).format())
 
 
 def cmd_traverse(args: argparse.Namespace) -> None:
@@ -71,23 +77,64 @@ def cmd_traverse(args: argparse.Namespace) -> None:
     print(f"figure: {out.resolve()}")
 
 
-def _evaluate(run, metrics, n: int, seed: int, split: str) -> None:
-    from untwine.metrics.evaluate import evaluate, format_table, write_evaluation
+def _evaluate(run, protocol: str, options: dict, seed: int, split: str) -> None:
+    import time
 
-    train_set, test_set = run.splits()
-    dataset = {"all": run.dataset(), "train": train_set, "test": test_set}[split]
-    result = evaluate(run.model, dataset, metrics=metrics, n=n, seed=seed)
-    result.parameters["split"] = split
-    path = write_evaluation(result, run.dir)
-    print(format_table(result))
-    print(f"scores: {path.resolve()}")
-    print(f"figure: {(run.dir / 'figures' / 'mi_matrix.png').resolve()}")
+    from untwine.protocols import EVAL_FILE, evaluate_run, format_scores
+
+    began = time.time()
+    result = evaluate_run(run, protocol, split, seed, options)
+    print(format_scores(result.scores))
+    print(f"scores: {(run.dir / EVAL_FILE).resolve()}")
+    for figure in sorted((run.dir / "figures").glob("*.png")):
+        if figure.stat().st_mtime >= began - 1:  # the figures this protocol drew
+            print(f"figure: {figure.resolve()}")
+
+
+def _key_values(items: list[str], flag: str) -> dict:
+    import yaml
+
+    values = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} n=5000")
+        values[key] = yaml.safe_load(raw)
+    return values
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from untwine.run import load_run
 
-    _evaluate(load_run(args.run), args.metrics.split(","), args.n, args.seed, args.split)
+    options = _key_values(args.option, "--option")
+    if args.metrics is not None:
+        options["metrics"] = args.metrics.split(",")
+    if args.n is not None:
+        options["n"] = args.n
+    _evaluate(load_run(args.run), args.protocol, options, args.seed, args.split)
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    from untwine.table import collect, summarize
+
+    split = lambda text: [c.strip() for c in text.split(",") if c.strip()] if text else None  # noqa: E731
+    table = summarize(collect(args.paths), split(args.columns), split(args.rows))
+    text = table.format(args.format)
+    if args.out:
+        from untwine.train.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(args.out), text + "\n")
+        print(f"table: {Path(args.out).resolve()}")
+    print(text)
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from untwine.sweep import run_sweep
+    from untwine.table import collect, summarize
+
+    folder = run_sweep(args.sweep, args.set, backend=args.backend)
+    print(f"\nsummary: {(folder / 'summary.csv').resolve()} (and summary.parquet)")
+    print(summarize(collect([folder])).format())
 
 
 def cmd_variance(args: argparse.Namespace) -> None:
@@ -169,16 +216,34 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.add_argument("--image", type=int, default=0, help="index into the run's training set")
     traverse.add_argument("--out", help="PNG path (default: RUN/figures/traversal_N.png)")
     traverse.set_defaults(func=cmd_traverse)
-    evaluate = sub.add_parser("evaluate", help="score a run's codes: MIG, DCI, SAP, Modularity, ...")
+    evaluate = sub.add_parser("evaluate", help="score a run with a protocol (default: MIG, DCI, SAP, ...)")
     evaluate.add_argument("run", help="run directory")
-    evaluate.add_argument("--metrics", default="mig,dci,sap,modularity,explicitness",
-                          help="comma-separated: mig,dci,sap,modularity,explicitness,factorvae,betavae")
-    evaluate.add_argument("--n", type=int, default=10_000, help="training points (test: n // 2)")
+    evaluate.add_argument("--protocol", default="disentanglement",
+                          help="an evaluation protocol (default: disentanglement)")
+    evaluate.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                          help="a protocol option, e.g. --option n=5000 (repeatable)")
+    evaluate.add_argument("--metrics", help="disentanglement: comma-separated, of mig,dci,sap,"
+                          "modularity,explicitness,factorvae,betavae (default: the first five)")
+    evaluate.add_argument("--n", type=int, help="disentanglement: training points (test: n // 2)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--split", choices=("all", "train", "test"), default="all",
                           help="which images to encode (default: the whole dataset, as "
                                "disentanglement_lib does)")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    table = sub.add_parser("table", help="the scores of many runs, mean ± std over seeds")
+    table.add_argument("paths", nargs="+", help="run directories or folders holding them")
+    table.add_argument("--columns", help="comma-separated score names, in order (default: all)")
+    table.add_argument("--rows", help="comma-separated run names (without /seedS), in order")
+    table.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
+    table.add_argument("--out", help="also write the table to this file")
+    table.set_defaults(func=cmd_table)
+
+    sweep = sub.add_parser("sweep", help="many runs over a grid or list of config values; resumable")
+    sweep.add_argument("sweep", help="SWEEP.yaml")
+    sweep.add_argument("--backend", choices=("local", "ray"), help="override the file's backend")
+    sweep.add_argument("--set", **overrides)
+    sweep.set_defaults(func=cmd_sweep)
 
     variance = sub.add_parser("variance", help="how much variance each factor induces, how consistently; "
                                                "for a run also the decoder's local principal directions")

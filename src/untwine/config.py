@@ -47,18 +47,42 @@ class TrainConfig(_Strict):
     checkpoint_every: int = Field(1000, ge=1)
 
 
+class EvaluateConfig(_Strict):
+    """One evaluation protocol that ``untwine run`` applies to a run after training."""
+
+    protocol: str = Field("disentanglement", description="a name in untwine.protocols.PROTOCOLS")
+    split: Literal["all", "train", "test"] = Field(
+        "all", description="the images to encode; 'all' is what disentanglement_lib scores"
+    )
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict, description="the protocol's arguments")
+
+
 class RunConfig(_Strict):
     name: str = Field(min_length=1)
     seed: int = 0
+    seeds: list[int] | None = Field(
+        None, description="train one run per seed, in OUTPUT/NAME/seedS (untwine run and train)"
+    )
     output: str = Field("runs", description="folder that holds the run directory")
     data: DataConfig
     model: SerializeAsAny[ModelConfig]
     train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: list[EvaluateConfig] = Field(default_factory=list)
     versions: dict[str, str] = Field(default_factory=dict, description="written by untwine")
 
     @property
     def run_dir(self) -> Path:
         return Path(self.output) / self.name
+
+    def per_seed(self) -> list[RunConfig]:
+        """The runs this config stands for: itself, or one per entry of ``seeds``."""
+        if self.seeds is None:
+            return [self]
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"{self.name}: seeds {self.seeds} repeat a seed")
+        return [self.model_copy(update={"seed": s, "seeds": None, "name": f"{self.name}/seed{s}"})
+                for s in self.seeds]
 
 
 SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "squares")
@@ -71,7 +95,7 @@ def data_sources() -> dict[str, Callable[..., Any]]:
     return {name: getattr(data, name) for name in SOURCE_NAMES}
 
 
-def _describe(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
+def describe_errors(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
     lines = []
     for item in err.errors():
         key = ".".join(str(p) for p in (*prefix, *item["loc"]))
@@ -81,17 +105,20 @@ def _describe(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
     return "\n".join(lines)
 
 
-def _options_model(source: str, fn: Callable[..., Any]) -> type[BaseModel]:
-    """A pydantic model of a data source's keyword arguments, from its signature and type hints."""
+def options_model(
+    label: str, fn: Callable[..., Any], exclude: Sequence[str] = ()
+) -> type[BaseModel]:
+    """A pydantic model of a function's keyword arguments (a data source's, a protocol's), from its
+    signature and type hints; ``exclude`` names arguments the caller supplies itself."""
     hints = typing.get_type_hints(fn)
     fields: dict[str, Any] = {}
     for name, param in inspect.signature(fn).parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or name in exclude:
             continue
         default = ... if param.default is param.empty else param.default
         fields[name] = (hints.get(name, Any), default)
     return create_model(
-        f"{source}_options", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        f"{label}_options", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
         **fields,
     )
 
@@ -107,13 +134,17 @@ def validate_config(values: dict[str, Any], origin: str = "config") -> RunConfig
         try:
             values["model"] = model_config(model_values)
         except ValidationError as err:
-            problems.append(_describe(err, ("model",)))
+            problems.append(describe_errors(err, ("model",)))
         except ValueError as err:
             problems.append(f"  model.name: {err}")
+    model_failed = bool(problems)
     try:
         config = RunConfig.model_validate(values)
     except ValidationError as err:
-        problems.append(_describe(err))
+        # the model section's own errors are reported above; the base ModelConfig's are noise
+        rest = [e for e in err.errors() if not (model_failed and e["loc"][:1] == ("model",))]
+        if rest:
+            problems.append(describe_errors(ValidationError.from_exception_data(err.title, rest)))
         config = None
     if config is not None:
         source = config.data.source
@@ -122,13 +153,30 @@ def validate_config(values: dict[str, Any], origin: str = "config") -> RunConfig
             problems.append(f"  data.source: unknown source {source!r}; expected one of {sorted(sources)}")
         else:
             try:
-                _options_model(source, sources[source]).model_validate(config.data.options)
+                options_model(source, sources[source]).model_validate(config.data.options)
             except ValidationError as err:
-                problems.append(_describe(err, ("data", "options")))
+                problems.append(describe_errors(err, ("data", "options")))
+        problems += _check_protocols(config.evaluate)
     if problems:
         raise ConfigError(f"{origin}: invalid config\n" + "\n".join(problems))
     assert config is not None
     return config
+
+
+def _check_protocols(specs: Sequence[EvaluateConfig]) -> list[str]:
+    from untwine.protocols import PROTOCOLS, protocol_options
+
+    problems = []
+    for i, spec in enumerate(specs):
+        if spec.protocol not in PROTOCOLS:
+            problems.append(f"  evaluate.{i}.protocol: unknown protocol {spec.protocol!r}; "
+                            f"expected one of {sorted(PROTOCOLS)}")
+            continue
+        try:
+            protocol_options(spec.protocol).model_validate(spec.options)
+        except ValidationError as err:
+            problems.append(describe_errors(err, ("evaluate", i, "options")))
+    return problems
 
 
 def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

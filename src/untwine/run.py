@@ -81,7 +81,8 @@ def _same_experiment(old: RunConfig, new: RunConfig) -> bool:
     a, b = old.model_dump(mode="json"), new.model_dump(mode="json")
     b["model"] = {k: a["model"].get(k) if v is None else v for k, v in b["model"].items()}
     for values in (a, b):
-        values.pop("versions")
+        for key in ("versions", "evaluate", "seeds"):
+            values.pop(key, None)
         values["train"].pop("steps")
     return a == b
 
@@ -152,18 +153,36 @@ def _finished_as(config: RunConfig) -> bool:
     return old.train.steps >= config.train.steps and _same_experiment(old, config)
 
 
+def evaluate_as_configured(run: Run) -> None:
+    """Apply the run's evaluate section, skipping protocols eval.json already holds as configured."""
+    from untwine.protocols import evaluate_run, evaluated_as
+
+    for spec in run.config.evaluate:
+        if evaluated_as(run.dir, spec.protocol, spec.split, spec.seed, spec.options):
+            print(f"skip {run.dir}: {spec.protocol} already in eval.json")
+            continue
+        print(f"evaluate {run.dir}: {spec.protocol} on the {spec.split} split")
+        evaluate_run(run, spec.protocol, spec.split, spec.seed, spec.options)
+
+
 def run_all(path: Path | str, overrides=(), progress: bool = True) -> list[Run]:
-    """Train every config under ``path`` one after another, skipping finished runs.
+    """Train every config under ``path`` (one run per seed when it lists ``seeds``) one after
+    another, then evaluate each as its ``evaluate`` section says; finished work is skipped, so an
+    interrupted ``untwine run`` picks up where it stopped.
 
     Configs are all validated first, so a typo in the tenth file stops nothing midway.
     """
-    configs = [load_config(file, overrides) for file in config_files(path)]
+    configs = [one for file in config_files(path) for one in load_config(file, overrides).per_seed()]
     runs = []
     for config in configs:
         if _finished_as(config):
             print(f"skip {config.run_dir}: finished")
-            runs.append(load_run(config.run_dir))
-            continue
-        # train() resumes (e.g. to more steps) or refuses a run directory holding another config
-        runs.append(train(config, resume=True, progress=progress)[0])
+            run = load_run(config.run_dir)
+            # the evaluate section may have changed since training; the file's config has the old one
+            run = Run(run.dir, run.config.model_copy(update={"evaluate": config.evaluate}), run.model)
+        else:
+            # train() resumes (e.g. to more steps) or refuses a run directory holding another config
+            run = train(config, resume=True, progress=progress)[0]
+        evaluate_as_configured(run)
+        runs.append(run)
     return runs

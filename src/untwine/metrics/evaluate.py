@@ -1,9 +1,8 @@
-"""Encode a dataset once with a trained model and score the codes with the metric suite; write
-``eval.json`` (every score with its parameters) and the MI-matrix heatmap into a run directory."""
+"""Encode a dataset once with a trained model and score the codes with the metric suite, and draw
+the MI matrix. The "disentanglement" protocol (untwine/protocols.py) writes both into a run."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -181,41 +180,6 @@ def _flatten(results: dict[str, Any], factor_names: list[str]) -> dict[str, floa
         else:
             scores[name] = r.score
     return scores
-
-
-def format_table(result: EvaluationResult) -> str:
-    """The scores as an aligned two-column text table."""
-    width = max(len(k) for k in result.scores) if result.scores else 5
-    lines = [f"{'metric':<{width}}  score", f"{'-' * width}  ------"]
-    lines += [f"{k:<{width}}  {v:.4f}" for k, v in result.scores.items()]
-    return "\n".join(lines)
-
-
-def write_evaluation(result: EvaluationResult, run_dir: Path | str) -> Path:
-    """Write run_dir/eval.json and run_dir/figures/mi_matrix.png; return the JSON's path."""
-    run_dir = Path(run_dir)
-    (run_dir / "figures").mkdir(parents=True, exist_ok=True)
-    payload = {
-        "scores": result.scores,
-        "parameters": result.parameters,
-        "seconds": result.seconds,
-        "mutual_info": {
-            "unit": "nats",
-            "layout": "[code dimension][factor]",
-            "factors": result.factor_names,
-            "matrix": result.mutual_info.tolist(),
-            "factor_entropy": result.entropy.tolist(),
-        },
-    }
-    path = run_dir / "eval.json"
-    path.write_text(json.dumps(payload, indent=2))
-    mi_heatmap(
-        result.mutual_info,
-        result.entropy,
-        result.factor_names,
-        run_dir / "figures" / "mi_matrix.png",
-    )
-    return path
 
 
 def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: Sequence[str], path: Path) -> None:
