@@ -3,8 +3,9 @@ the unmasked baseline as a dashed line; plus the fraction of connections left op
 
     python experiments/masked/report.py runs/masked [--out notes/issue-6b-masked.png]
 
-Scores come from each run's eval.json when it has them (``untwine evaluate``), else are computed here
-with the same settings (10,000 + 5,000 points of the whole grid, seed 0) and written there.
+Scores come from each run's eval.json (``untwine run experiments/masked`` evaluates the protocols its
+configs list: disentanglement with MIG, DCI and Modularity on 10,000 + 5,000 points of the whole
+grid, seed 0; sparsity); a run without them is evaluated here the same way.
 """
 
 from __future__ import annotations
@@ -16,24 +17,19 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from untwine.metrics.evaluate import evaluate, write_evaluation
 from untwine.nn.masked import alive_fractions
+from untwine.protocols import evaluate_run, read_evaluation
 from untwine.run import SUMMARY_FILE, load_run
 
 METRICS = {"mig": "MIG", "dci.disentanglement": "DCI disentanglement", "modularity": "Modularity"}
 
 
 def scores_of(run_dir: Path) -> dict[str, float]:
-    saved = run_dir / "eval.json"
-    if saved.exists():
-        scores = json.loads(saved.read_text()).get("scores", {})
-        if all(k in scores for k in METRICS):
-            return scores
-    run = load_run(run_dir)
-    result = evaluate(run.model, run.dataset(), metrics=("mig", "dci", "modularity"), n=10_000, seed=0)
-    result.parameters["split"] = "all"
-    write_evaluation(result, run_dir)
-    return result.scores
+    scores = read_evaluation(run_dir).get("disentanglement", {}).get("scores", {})
+    if all(k in scores for k in METRICS):
+        return scores
+    options = {"metrics": ["mig", "dci", "modularity"], "n": 10_000}
+    return evaluate_run(load_run(run_dir), "disentanglement", options=options).scores
 
 
 def main() -> None:

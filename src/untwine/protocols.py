@@ -24,6 +24,8 @@ import torch
 from pydantic import BaseModel
 
 from untwine.metrics.evaluate import DEFAULT_METRICS, evaluate, mi_heatmap
+from untwine.metrics.sparsity import sparsity
+from untwine.metrics.variance.report import variance_protocol
 from untwine.train.checkpoint import atomic_write_text
 
 EVAL_FILE = "eval.json"
@@ -70,6 +72,8 @@ def disentanglement(
 
 PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
     "disentanglement": disentanglement,
+    "sparsity": sparsity,
+    "variance": variance_protocol,
 }
 
 
