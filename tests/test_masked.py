@@ -27,6 +27,7 @@ from untwine.nn.masked import (
     masked_layers,
     prune,
 )
+from untwine.protocols import run_protocol
 
 CONFIG = MaskConfig(weight=1e-3)
 
@@ -109,7 +110,7 @@ def test_any_encoder_and_decoder_can_be_masked_and_start_as_the_dense_network(ar
     assert all(isinstance(m, MaskedLinear) for m in masked_layers(only_linear).values())
 
 
-def test_prune_sets_exact_zeros_and_loads_into_the_unmasked_model():
+def test_prune_sets_exact_zeros_and_loads_into_the_unmasked_model(tmp_path):
     values = {"name": "vae", "channels": 1, "size": 32, "latent_dim": 4}
     torch.manual_seed(4)
     model = build_model(model_config({**values, "mask": {"weight": 1e-3}})).eval()
@@ -129,6 +130,10 @@ def test_prune_sets_exact_zeros_and_loads_into_the_unmasked_model():
     torch.testing.assert_close(plain.eval().decode(torch.ones(1, 4)), model.decode(torch.ones(1, 4)))
     fractions = alive_fractions(model)
     assert 0 < fractions["total"] < 1 and set(fractions) == {*masked_layers(model), "total"}
+    result = run_protocol("sparsity", model, None, figures=tmp_path)
+    assert result.scores["open_connections"] == fractions["total"]
+    assert result.details["open_per_layer"]["encoder.features.0"] == fractions["encoder.features.0"]
+    assert run_protocol("sparsity", plain, None, figures=tmp_path).scores["open_connections"] == 1.0
 
 
 def test_every_objective_adds_the_l0_term_by_name():

@@ -19,6 +19,7 @@ from untwine.metrics import MetricError
 from untwine.metrics.variance import decoder_jacobians, factor_variance, jacobian_variance
 from untwine.metrics.variance.report import dataset_variance, model_variance
 from untwine.models import build_model, model_config
+from untwine.protocols import evaluate_run, read_evaluation
 from untwine.run import train
 
 
@@ -176,3 +177,6 @@ def test_model_measures_and_the_cli_on_a_dataset_and_a_run(tmp_path, capsys):
     saved = json.loads((run.dir / "variance.json").read_text())
     assert saved["decoder"]["points"] == 6 and len(saved["decoder"]["axis_global"]) == 3
     assert (run.dir / "figures" / "variance.png").exists()
+    scores = evaluate_run(run, "variance", options={"bases": 10, "points": 5}).scores
+    assert scores["min_gap"] == pytest.approx(saved["dataset"]["min_gap"], abs=0.2)
+    assert 0 < scores["alignment"] <= 1 and "variance" in read_evaluation(run.dir)
