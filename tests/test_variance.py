@@ -164,6 +164,12 @@ def test_model_measures_and_the_cli_on_a_dataset_and_a_run(tmp_path, capsys):
     assert out.with_suffix(".png").stat().st_size > 0
     assert main(["variance", "squares", "--option", "shade=2"]) == 2  # the bad option is named
     assert "data.options.shade" in capsys.readouterr().err
+    config_file = tmp_path / "data.yaml"
+    config_file.write_text("source: squares\noptions: {pos_x: 4, pos_y: 4, scale: 2, intensity: 2}\n")
+    assert main(["variance", str(config_file), "--bases", "5", "--out", str(tmp_path / "d")]) == 0
+    assert "posX" in capsys.readouterr().out
+    assert main(["variance", str(config_file), "--option", "size=64"]) == 2
+    assert "--option sets a source's options" in capsys.readouterr().err
 
     config = validate_config({
         "name": "tiny", "output": str(tmp_path / "runs"),

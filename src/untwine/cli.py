@@ -149,6 +149,9 @@ def cmd_variance(args: argparse.Namespace) -> None:
 
     target = Path(args.target)
     run = load_run(target) if (target / CONFIG_FILE).is_file() else None
+    if args.option and (run is not None or target.suffix in (".yaml", ".yml")):
+        raise ValueError(f"--option sets a source's options; {args.target} is a run or a config "
+                         "whose data section already holds them")
     if run is not None:
         dataset, stem = run.dataset(), run.dir / "variance"
     else:
