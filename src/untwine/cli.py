@@ -1,4 +1,4 @@
-"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table."""
+"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table, sweep, variance."""
 
 from __future__ import annotations
 
@@ -143,6 +143,58 @@ def cmd_figures(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else Path(args.paths[0]) / "figures"
     for path in grouped_figures(args.paths, out):
         print(f"figure: {path.resolve()}")
+def cmd_variance(args: argparse.Namespace) -> None:
+    """Dataset measures of a data source, a config's data, or a run's data (and its decoder's)."""
+    import json
+
+    import yaml
+
+    from untwine.config import read_yaml, validate_config
+    from untwine.metrics.variance import report
+    from untwine.run import CONFIG_FILE, build_dataset, load_run
+
+    target = Path(args.target)
+    run = load_run(target) if (target / CONFIG_FILE).is_file() else None
+    if args.option and (run is not None or target.suffix in (".yaml", ".yml")):
+        raise ValueError(f"--option sets a source's options; {args.target} is a run or a config "
+                         "whose data section already holds them")
+    if run is not None:
+        dataset, stem = run.dataset(), run.dir / "variance"
+    else:
+        if target.suffix in (".yaml", ".yml"):
+            values = read_yaml(target)
+            data = values.get("data", values) if isinstance(values, dict) else values
+        else:
+            options = {}
+            for item in args.option:
+                key, sep, raw = item.partition("=")
+                if not sep or not key:
+                    raise ValueError(f"--option {item!r}: expected KEY=VALUE, e.g. --option size=32")
+                options[key] = yaml.safe_load(raw)
+            data = {"source": args.target, "options": options}
+        # a run config around the data section, so that source and options are checked as in a run
+        config = validate_config({"name": "variance", "data": data, "model": {"name": "vae"}},
+                                 origin=str(args.target))
+        dataset = build_dataset(config.data)
+        stem = Path(args.out) if args.out else Path(f"variance-{target.stem or config.data.source}")
+    print(f"{dataset.name or args.target}: variance each factor induces, changing it alone")
+    data_result = report.dataset_variance(dataset, bases=args.bases, seed=args.seed)
+    print(report.format_factor_variance(data_result))
+    payload = {"dataset": report.factor_variance_json(data_result),
+               "parameters": {"bases": args.bases, "seed": args.seed}}
+    decoder_result = None
+    if run is not None:
+        decoder_result = report.model_variance(run.model, dataset, points=args.points, seed=args.seed,
+                                               rank_tolerance=args.rank_tolerance)
+        print(f"\ndecoder of {run.dir}: local principal directions at {args.points} encoded points")
+        print(report.format_decoder_variance(decoder_result))
+        payload["decoder"] = report.decoder_variance_json(decoder_result)
+        payload["parameters"] |= {"points": args.points, "rank_tolerance": args.rank_tolerance}
+    figure = stem.parent / "figures" / "variance.png" if run is not None else stem.with_suffix(".png")
+    report.variance_figure(figure, data_result, decoder_result, title=dataset.name)
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2))
+    print(f"measures: {stem.with_suffix('.json').resolve()}")
+    print(f"figure: {figure.resolve()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("paths", nargs="+", help="run directories or folders holding them")
     figures.add_argument("--out", help="folder for the PNGs (default: FIRST_PATH/figures)")
     figures.set_defaults(func=cmd_figures)
+    variance = sub.add_parser("variance", help="how much variance each factor induces, how consistently; "
+                                               "for a run also the decoder's local principal directions")
+    variance.add_argument("target", help="a run directory, a YAML config (its data section) or a source name")
+    variance.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                          help="an option of the source named by TARGET, e.g. --option size=32")
+    variance.add_argument("--bases", type=int, default=200, help="base points per factor (default 200)")
+    variance.add_argument("--points", type=int, default=200, help="latent points for a run's decoder")
+    variance.add_argument("--rank-tolerance", type=float, default=0.1,
+                          help="directions whose mean singular value is below this fraction of the "
+                               "largest are left out (default 0.1)")
+    variance.add_argument("--seed", type=int, default=0)
+    variance.add_argument("--out", help="file stem for a dataset's .json and .png (default variance-NAME)")
+    variance.set_defaults(func=cmd_variance)
     return parser
 
 

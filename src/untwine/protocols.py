@@ -27,6 +27,8 @@ from untwine.metrics.evaluate import DEFAULT_METRICS, evaluate, mi_heatmap
 from untwine.metrics.grouped_protocol import grouped
 from untwine.metrics.lesions import lesions
 from untwine.metrics.result import ProtocolResult
+from untwine.metrics.sparsity import sparsity
+from untwine.metrics.variance.report import variance_protocol
 from untwine.train.checkpoint import atomic_write_text
 
 EVAL_FILE = "eval.json"
@@ -69,6 +71,8 @@ PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
     "lesions": lesions,
     "grouped": grouped,
     "shared_dimensions": shared_dimensions_protocol,
+    "sparsity": sparsity,
+    "variance": variance_protocol,
 }
 
 

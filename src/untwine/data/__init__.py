@@ -14,6 +14,7 @@ from untwine.data.pairs import PairSet
 from untwine.data.ph2 import ph2
 from untwine.data.sampler import BatchSampler
 from untwine.data.shapes import shapes
+from untwine.data.squares import squares
 from untwine.data.volumes import volumes
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "ph2",
     "shapes",
     "volumes",
+    "squares",
 ]

@@ -123,13 +123,13 @@ class AdaGVAE(GaussianAutoencoder):
             + reconstruction_loss(x2, self.decode(q2.sample()), self.likelihood)
         )
         kl = 0.5 * (kl_to_standard_normal(q1).sum(1).mean() + kl_to_standard_normal(q2).sum(1).mean())
-        return {
+        return self.regularized({
             "loss": reconstruction + self.config.beta * kl,
             "reconstruction": reconstruction,
             "kl": kl,
             # logged, not optimized: how many dimensions the threshold calls shared, per pair
             "shared_dimensions": shared.sum(1).float().mean(),
-        }
+        })
 
     def training_steps(self) -> list[TrainingStep]:
         return [TrainingStep("adagvae", list(self.parameters()), self.objective)]

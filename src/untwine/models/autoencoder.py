@@ -11,9 +11,10 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from untwine.models.base import Model, Posterior
+from untwine.models.base import LossTerms, Model, Posterior
 from untwine.models.likelihood import Likelihood, mean_image
 from untwine.nn import ARCHITECTURES
+from untwine.nn.masked import MaskConfig, expected_open_connections, mask_layers
 
 Architecture = Literal["conv64", "mlp", "resnet", "resnet_leaky"]
 
@@ -29,6 +30,7 @@ class ModelConfig(BaseModel):
     likelihood: Likelihood = "bernoulli"
     channels: int | None = Field(None, ge=1)
     size: int | None = Field(None, ge=8)
+    mask: MaskConfig | None = Field(None, description="sparse channel-to-channel masks (nn/masked.py)")
 
 
 class GaussianAutoencoder(Model):
@@ -46,6 +48,9 @@ class GaussianAutoencoder(Model):
         encoder_cls, decoder_cls = ARCHITECTURES[config.architecture]
         self.encoder = encoder_cls(config.channels, config.size, 2 * config.latent_dim)
         self.decoder = decoder_cls(config.channels, config.size, config.latent_dim)
+        if config.mask is not None:
+            mask_layers(self.encoder, config.mask)
+            mask_layers(self.decoder, config.mask)
 
     def encode(self, x: torch.Tensor) -> Posterior:
         mean, logvar = self.encoder(x).chunk(2, dim=1)
@@ -53,6 +58,22 @@ class GaussianAutoencoder(Model):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
+
+    def regularization_terms(self) -> LossTerms:
+        """Penalties on the networks themselves, by name; every objective adds them to its loss.
+
+        With masks: ``mask_l0`` = λ Σ_ij P(M_ij ≠ 0), the L0 price of the open connections.
+        """
+        if self.config.mask is None:
+            return {}
+        return {"mask_l0": self.config.mask.weight * expected_open_connections(self)}
+
+    def regularized(self, terms: LossTerms) -> LossTerms:
+        """An objective's ``terms`` with ``regularization_terms()`` added to ``loss`` and listed."""
+        extra = self.regularization_terms()
+        if not extra:
+            return terms
+        return {**terms, "loss": terms["loss"] + sum(extra.values()), **extra}
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -94,12 +94,12 @@ class GroupedVAE(GaussianAutoencoder):
             terms[f"reconstruction_{i}"] = reconstruction_loss(x, logits, self.likelihood)  # (9)
         reconstruction = torch.stack(list(terms.values())).sum()  # (10)
         kl = kl_to_standard_normal(posterior).sum(1).mean()
-        return {
+        return self.regularized({
             "loss": reconstruction + self.config.beta * kl,  # (11), negated
             "reconstruction": reconstruction,
             **terms,
             "kl": kl,
-        }
+        })
 
     def training_steps(self) -> list[TrainingStep]:
         return [TrainingStep("grouped", list(self.parameters()), self.objective)]

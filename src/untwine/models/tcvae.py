@@ -55,14 +55,14 @@ class BetaTCVAE(GaussianAutoencoder):
             + cfg.beta * kl.total_correlation
             + cfg.gamma * kl.dimension_wise_kl
         )
-        return {
+        return self.regularized({
             "loss": reconstruction + prior,
             "reconstruction": reconstruction,
             "index_code_mi": kl.index_code_mi,
             "total_correlation": kl.total_correlation,
             "dimension_wise_kl": kl.dimension_wise_kl,
             "kl": kl.total,
-        }, logits
+        }), logits
 
     def training_steps(self) -> list[TrainingStep]:
         return [TrainingStep("tcvae", list(self.parameters()), self.objective)]

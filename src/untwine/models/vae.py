@@ -34,11 +34,11 @@ class VAE(GaussianAutoencoder):
         posterior = self.encode(x)
         reconstruction = reconstruction_loss(x, self.decode(posterior.sample()), self.likelihood)
         kl = kl_to_standard_normal(posterior).sum(1).mean()
-        return {
+        return self.regularized({
             "loss": reconstruction + self.config.beta * kl,
             "reconstruction": reconstruction,
             "kl": kl,
-        }
+        })
 
     def training_steps(self) -> list[TrainingStep]:
         return [TrainingStep("vae", list(self.parameters()), self.objective)]
