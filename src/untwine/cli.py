@@ -137,6 +137,19 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(summarize(collect([folder])).format())
 
 
+def cmd_explain(args: argparse.Namespace) -> None:
+    from untwine.explain.session import explain
+    from untwine.run import load_run
+
+    numbers = explain(load_run(args.run), args.image, target=args.target,
+                      out=Path(args.out) if args.out else None, max_steps=args.max_steps)
+    print(f"class {numbers['source_class']} -> {numbers['final_class']} "
+          f"(target {numbers['target_class']}): cutoff "
+          f"{'reached' if numbers['reached_cutoff'] else 'not reached'} in {numbers['steps']} steps")
+    for figure in numbers["figures"]:
+        print(f"figure: {Path(figure).resolve()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
@@ -193,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--backend", choices=("local", "ray"), help="override the file's backend")
     sweep.add_argument("--set", **overrides)
     sweep.set_defaults(func=cmd_sweep)
+    explain = sub.add_parser("explain", help="why this class rather than another: rationale + baselines")
+    explain.add_argument("run", help="run directory of a model with an encoder (VAE, wgan_inversion)")
+    explain.add_argument("--image", required=True, help="index into the run's test split, or an image file")
+    explain.add_argument("--target", type=int, help="class to move towards (default: the 2nd most probable)")
+    explain.add_argument("--max-steps", type=int, default=5000, help="Adam steps at most (default 5000)")
+    explain.add_argument("--out", help="folder for the figures and JSON (default: RUN/explain)")
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 

@@ -85,7 +85,7 @@ class RunConfig(_Strict):
                 for s in self.seeds]
 
 
-SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits")
+SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "blobs")
 
 
 def data_sources() -> dict[str, Callable[..., Any]]:

@@ -6,13 +6,17 @@ from typing import Any
 
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
+from untwine.models.inversion import GANInversion
 from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from untwine.models.vae import VAE, BetaVAE, BetaVAEConfig, VAEConfig
+from untwine.models.wgan import WGANGP
 
-MODELS: dict[str, type[GaussianAutoencoder]] = {
+MODELS: dict[str, type[Model]] = {
     "vae": VAE,
     "betavae": BetaVAE,
     "betatcvae": BetaTCVAE,
+    "wgan": WGANGP,
+    "wgan_inversion": GANInversion,
 }
 
 
@@ -24,7 +28,7 @@ def model_config(values: dict[str, Any]) -> ModelConfig:
     return MODELS[name].Config.model_validate(values)
 
 
-def build_model(config: ModelConfig) -> GaussianAutoencoder:
+def build_model(config: ModelConfig) -> Model:
     return MODELS[config.name](config)
 
 
