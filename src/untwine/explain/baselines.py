@@ -57,7 +57,7 @@ def attributions(
         elif method == "occlusion":
             found = Occlusion(model).attribute(
                 images, target=target, sliding_window_shapes=(channels, window, window),
-                strides=(channels, stride, stride), baselines=0.0,
+                strides=(channels, stride, stride), baselines=0.0, perturbations_per_eval=64,
             )
         else:  # LIME explains one image at a time, each with its own superpixels
             lime = Lime(model)
@@ -66,7 +66,7 @@ def attributions(
                     images[i : i + 1], target=target[i : i + 1], n_samples=lime_samples,
                     feature_mask=torch.as_tensor(superpixels(images[i].cpu().numpy(), segments),
                                                  device=images.device).expand_as(images[i : i + 1]),
-                    baselines=images[i : i + 1].mean(),
+                    baselines=images[i : i + 1].mean(), perturbations_per_eval=64,
                 )
                 for i in range(len(images))
             ])
