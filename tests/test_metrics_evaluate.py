@@ -67,7 +67,6 @@ def test_evaluate_scores_writes_eval_json_and_the_heatmap(grid, tmp_path):
     np.testing.assert_allclose(result.mutual_info[3], 0.0, atol=1e-12)
 
 
-
 def test_the_disentanglement_protocol_writes_its_section_of_eval_json(grid, tmp_path):
     result = run_protocol("disentanglement", PixelReader(), grid, seed=0, figures=tmp_path / "figures",
                           options={"n": 120})

@@ -143,6 +143,8 @@ def cmd_figures(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else Path(args.paths[0]) / "figures"
     for path in grouped_figures(args.paths, out):
         print(f"figure: {path.resolve()}")
+
+
 def cmd_variance(args: argparse.Namespace) -> None:
     """Dataset measures of a data source, a config's data, or a run's data (and its decoder's)."""
     import json
@@ -195,6 +197,19 @@ def cmd_variance(args: argparse.Namespace) -> None:
     stem.with_suffix(".json").write_text(json.dumps(payload, indent=2))
     print(f"measures: {stem.with_suffix('.json').resolve()}")
     print(f"figure: {figure.resolve()}")
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from untwine.explain.session import explain
+    from untwine.run import load_run
+
+    numbers = explain(load_run(args.run), args.image, target=args.target,
+                      out=Path(args.out) if args.out else None, max_steps=args.max_steps)
+    print(f"class {numbers['source_class']} -> {numbers['final_class']} "
+          f"(target {numbers['target_class']}): cutoff "
+          f"{'reached' if numbers['reached_cutoff'] else 'not reached'} in {numbers['steps']} steps")
+    for figure in numbers["figures"]:
+        print(f"figure: {Path(figure).resolve()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("paths", nargs="+", help="run directories or folders holding them")
     figures.add_argument("--out", help="folder for the PNGs (default: FIRST_PATH/figures)")
     figures.set_defaults(func=cmd_figures)
+
     variance = sub.add_parser("variance", help="how much variance each factor induces, how consistently; "
                                                "for a run also the decoder's local principal directions")
     variance.add_argument("target", help="a run directory, a YAML config (its data section) or a source name")
@@ -272,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     variance.add_argument("--seed", type=int, default=0)
     variance.add_argument("--out", help="file stem for a dataset's .json and .png (default variance-NAME)")
     variance.set_defaults(func=cmd_variance)
+
+    explain = sub.add_parser("explain", help="why this class rather than another: rationale + baselines")
+    explain.add_argument("run", help="run directory of a model with an encoder (VAE, wgan_inversion)")
+    explain.add_argument("--image", required=True, help="index into the run's test split, or an image file")
+    explain.add_argument("--target", type=int, help="class to move towards (default: the 2nd most probable)")
+    explain.add_argument("--max-steps", type=int, default=5000, help="Adam steps at most (default 5000)")
+    explain.add_argument("--out", help="folder for the figures and JSON (default: RUN/explain)")
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 

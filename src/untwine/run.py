@@ -29,7 +29,7 @@ from untwine.config import (
     validate_config,
 )
 from untwine.data.pairs import PairSet
-from untwine.models import GaussianAutoencoder, build_model
+from untwine.models import Model, build_model
 from untwine.train.checkpoint import atomic_write_text, load_weights
 from untwine.train.fit import WEIGHTS_FILE, FitResult, fit
 
@@ -62,7 +62,7 @@ def resolve(config: RunConfig, dataset) -> RunConfig:
 class Run:
     dir: Path
     config: RunConfig
-    model: GaussianAutoencoder
+    model: Model
 
     @property
     def finished(self) -> bool:
@@ -91,6 +91,7 @@ def _same_experiment(old: RunConfig, new: RunConfig) -> bool:
 def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tuple[Run, FitResult]:
     """Train the run a config describes, resuming from its checkpoint if one exists."""
     from untwine.explain.traverse import save_traversal_figure
+    from untwine.models.wgan import save_samples_figure
 
     run_dir = config.run_dir
     train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
@@ -114,7 +115,10 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
     result = fit(model, training, config.train, run_dir, seed=config.seed, resume=resume,
                  progress=progress)
     model.eval()
-    save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")
+    if model.encodes:
+        save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")
+    else:  # a generator alone (WGAN): what it draws from the prior
+        save_samples_figure(model, run_dir / "figures" / "samples.png")
     summary = {"steps": result.steps, "resumed_from": result.resumed_from,
                "seconds": round(result.seconds, 2),
                "images_per_second": round(result.images_per_second, 1),

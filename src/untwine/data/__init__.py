@@ -1,6 +1,7 @@
 """Images in memory (``ImageSet``) and the sources that make them."""
 
 from untwine.data.batch import Batch
+from untwine.data.blobs import blobs
 from untwine.data.digits import digits
 from untwine.data.dsprites import dsprites
 from untwine.data.errors import DataError
@@ -21,6 +22,7 @@ __all__ = [
     "Batch",
     "BatchSampler",
     "DataError",
+    "blobs",
     "ImageSet",
     "PairSet",
     "digits",

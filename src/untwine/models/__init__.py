@@ -9,16 +9,20 @@ from untwine.models.adversarial import AdversarialBetaTCVAE, AdversarialBetaTCVA
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
 from untwine.models.grouped import GroupedVAE, GroupedVAEConfig
+from untwine.models.inversion import GANInversion
 from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from untwine.models.vae import VAE, BetaVAE, BetaVAEConfig, VAEConfig
+from untwine.models.wgan import WGANGP
 
-MODELS: dict[str, type[GaussianAutoencoder]] = {
+MODELS: dict[str, type[Model]] = {
     "vae": VAE,
     "betavae": BetaVAE,
     "betatcvae": BetaTCVAE,
     "adversarial": AdversarialBetaTCVAE,
     "grouped": GroupedVAE,
     "adagvae": AdaGVAE,
+    "wgan": WGANGP,
+    "wgan_inversion": GANInversion,
 }
 
 
@@ -30,7 +34,7 @@ def model_config(values: dict[str, Any]) -> ModelConfig:
     return MODELS[name].Config.model_validate(values)
 
 
-def build_model(config: ModelConfig) -> GaussianAutoencoder:
+def build_model(config: ModelConfig) -> Model:
     return MODELS[config.name](config)
 
 

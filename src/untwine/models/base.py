@@ -38,12 +38,16 @@ class TrainingStep:
     parameters: Iterable[nn.Parameter]
     loss: Callable[[Batch], LossTerms]
     repeat: int = 1
+    # None: fit()'s TrainConfig lr / adam_betas; a step whose paper fixes its own (WGAN-GP's betas)
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
 
 
 class Model(nn.Module):
     """Base of every untwine model; subclasses implement the three methods below."""
 
     latent_dim: int
+    encodes: bool = True  # False for a generator alone (WGAN), whose encode() raises
 
     def encode(self, x: torch.Tensor) -> Posterior:
         raise NotImplementedError

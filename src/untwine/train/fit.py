@@ -101,7 +101,10 @@ def fit(
     keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
     model.to(device)
     steps = model.training_steps()
-    optimizers = [adam(step.parameters, lr=config.lr, betas=config.adam_betas) for step in steps]
+    optimizers = [
+        adam(step.parameters, lr=step.lr or config.lr, betas=step.betas or config.adam_betas)
+        for step in steps
+    ]
     sampler = dataset.sampler(config.batch_size, seed)
     draws_per_iteration = sum(step.repeat for step in steps)
 
