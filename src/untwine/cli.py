@@ -1,4 +1,4 @@
-"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table."""
+"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table, sweep, report, serve."""
 
 from __future__ import annotations
 
@@ -137,6 +137,19 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(summarize(collect([folder])).format())
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from untwine.report import write_report
+
+    path = write_report(args.runs, args.out)
+    print(f"report: {path.resolve()}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from untwine.app import serve
+
+    serve(args.runs, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
@@ -193,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--backend", choices=("local", "ray"), help="override the file's backend")
     sweep.add_argument("--set", **overrides)
     sweep.set_defaults(func=cmd_sweep)
+
+    report = sub.add_parser("report", help="one self-contained HTML page of one or more runs")
+    report.add_argument("runs", nargs="+", help="run directories (their scores side by side)")
+    report.add_argument("--out", help="HTML path (default: RUN/report.html, or ./report.html for several)")
+    report.set_defaults(func=cmd_report)
+
+    serve = sub.add_parser("serve", help="the interactive latent explorer in the browser")
+    serve.add_argument("runs", nargs="+", help="run directories (the first two can be shown side by side)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1: this machine only)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -1,0 +1,145 @@
+"""The one hook by which the report and the explorer find a run's latent classifier and explain it.
+
+A run *has a classifier* when its directory holds both
+
+    classifier.safetensors   the weights (never a pickle)
+    classifier.yaml          kind: linear          # a name in CLASSIFIERS
+                             classes: [square, ellipse, heart]
+                             latent_dim: 10
+                             options: {}           # the builder's keyword arguments
+
+``find_classifier(run_dir)`` is the only place that decides it; ``load_classifier`` builds the module
+(z [B, D] -> logits [B, K]) from ``CLASSIFIERS``, so a new kind of latent classifier is one line there.
+Rationales come from ``untwine.explain.rationale`` through ``compute_rationale``; this package
+implements no rationale algorithm of its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from untwine.models.likelihood import mean_image
+from untwine.train.checkpoint import load_weights
+
+CLASSIFIER_WEIGHTS = "classifier.safetensors"
+CLASSIFIER_CONFIG = "classifier.yaml"
+
+
+class ClassifierConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="a name in CLASSIFIERS")
+    classes: list[str] = Field(min_length=2)
+    latent_dim: int = Field(ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def linear_classifier(config: ClassifierConfig) -> nn.Module:
+    """Multinomial logistic regression on the code: logits = W z + b."""
+    return nn.Linear(config.latent_dim, len(config.classes), **config.options)
+
+
+CLASSIFIERS: dict[str, Callable[[ClassifierConfig], nn.Module]] = {
+    "linear": linear_classifier,
+}
+
+
+@dataclass
+class ClassifierFiles:
+    weights: Path
+    config: Path
+
+
+@dataclass
+class LatentClassifier:
+    module: nn.Module  # z [B, D] -> logits [B, K], in eval mode
+    config: ClassifierConfig
+
+    @property
+    def classes(self) -> list[str]:
+        return self.config.classes
+
+    @torch.inference_mode()
+    def probabilities(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.module(z), dim=-1)
+
+
+def find_classifier(run_dir: Path | str) -> ClassifierFiles | None:
+    """The run's classifier files, or None when the run has no classifier."""
+    run_dir = Path(run_dir)
+    files = ClassifierFiles(run_dir / CLASSIFIER_WEIGHTS, run_dir / CLASSIFIER_CONFIG)
+    return files if files.weights.is_file() and files.config.is_file() else None
+
+
+def load_classifier(run_dir: Path | str, latent_dim: int | None = None) -> LatentClassifier | None:
+    """The run's latent classifier in eval mode, or None. A config that does not validate, an unknown
+    kind or a latent size other than the run's is a ValueError naming the file."""
+    files = find_classifier(run_dir)
+    if files is None:
+        return None
+    try:
+        config = ClassifierConfig.model_validate(yaml.safe_load(files.config.read_text()) or {})
+    except (ValidationError, yaml.YAMLError) as err:
+        raise ValueError(f"{files.config}: not a valid classifier config ({err})") from err
+    if config.kind not in CLASSIFIERS:
+        raise ValueError(f"{files.config}: unknown classifier kind {config.kind!r}; "
+                         f"expected one of {sorted(CLASSIFIERS)}")
+    if latent_dim is not None and config.latent_dim != latent_dim:
+        raise ValueError(f"{files.config}: latent_dim {config.latent_dim} but the run's model has "
+                         f"{latent_dim} latent dimensions")
+    module = CLASSIFIERS[config.kind](config)
+    load_weights(module, files.weights)
+    return LatentClassifier(module.eval(), config)
+
+
+class RationaleUnavailable(RuntimeError):
+    """untwine.explain.rationale is not installed in this build."""
+
+
+RationaleFn = Callable[..., Any]
+
+
+def rationale_function() -> RationaleFn:
+    """``untwine.explain.rationale.rationale`` (issue 7), or RationaleUnavailable."""
+    try:
+        from untwine.explain.rationale import rationale
+    except ImportError as err:
+        raise RationaleUnavailable(
+            "rationales need untwine.explain.rationale, which this build of untwine lacks"
+        ) from err
+    return rationale
+
+
+def compute_rationale(
+    model: nn.Module,
+    classifier: LatentClassifier,
+    images: torch.Tensor,
+    target: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    rationale: RationaleFn | None = None,
+) -> Any:
+    """The rationale of ``images`` ([B, C, H, W] in [0, 1]) moved towards class ``target`` (None: away
+    from the predicted class), through ``rationale`` (default: the library's). The result has
+    ``reconstruction``, ``counterfactual``, ``difference``, ``trajectory``, ``reached`` and ``steps``.
+    ``progress(step, total)`` is passed on when the rationale function takes a ``progress`` argument."""
+    fn = rationale or rationale_function()
+    kwargs: dict[str, Any] = {"target": target}
+    if progress is not None and "progress" in inspect.signature(fn).parameters:
+        kwargs["progress"] = progress
+
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        return model.encode(x).mean
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        return mean_image(model.decode(z))
+
+    return fn(encode, decode, classifier.module, images, **kwargs)
