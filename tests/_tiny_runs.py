@@ -27,7 +27,7 @@ def _config(output: Path, name: str, beta: float) -> dict:
         "name": name, "seed": 0, "output": str(output),
         "data": {"source": "shapes", "options": SHAPES},
         "model": {"name": "betatcvae", "latent_dim": LATENT, "beta": beta},
-        "train": {"steps": 8, "batch_size": 16, "lr": 1e-3, "log_every": 2, "checkpoint_every": 8,
+        "train": {"steps": 6, "batch_size": 8, "lr": 1e-3, "log_every": 2, "checkpoint_every": 6,
                   "device": "cpu"},
     }
 
