@@ -216,3 +216,37 @@ def test_rationale_without_the_library_is_501_with_a_message(tmp_path_factory):
     with TestClient(create_app([a])) as plain:
         files = {"file": ("x.png", png(np.zeros((8, 8), np.uint8)))}
         assert_refused(plain.post("/api/runs/0/rationale", files=files), 501, "untwine.explain.rationale")
+
+
+def test_a_broken_classifier_config_stops_the_explorer_with_a_message_naming_the_file(tmp_path_factory, tmp_path):
+    import shutil
+
+    from untwine.report.classifier import CLASSIFIER_CONFIG
+
+    a, _ = tiny_runs(tmp_path_factory.getbasetemp())
+    copy = tmp_path / "copy"
+    shutil.copytree(a, copy)
+    (copy / CLASSIFIER_CONFIG).write_text("kind: forest\nclasses: [a, b]\nlatent_dim: 4\n")
+    with pytest.raises(ValueError, match="unknown classifier kind 'forest'"):
+        create_app([copy])
+    (copy / CLASSIFIER_CONFIG).write_text("kind: linear\nclasses: [a, b, c]\nlatent_dim: 9\n")
+    with pytest.raises(ValueError, match="latent_dim 9"):
+        create_app([copy])
+    (copy / CLASSIFIER_CONFIG).write_text("kind: linear\nclasess: [a, b]\nlatent_dim: 4\n")
+    with pytest.raises(ValueError, match=str(copy / CLASSIFIER_CONFIG)):
+        create_app([copy])
+
+
+def test_serve_binds_to_this_machine_by_default(tmp_path_factory, monkeypatch):
+    import uvicorn
+
+    from untwine.cli import main
+
+    a, b = tiny_runs(tmp_path_factory.getbasetemp())
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    assert main(["serve", str(a), str(b), "--port", "8999"]) == 0
+    app, kwargs = calls[0]
+    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8999
+    assert [r.label for r in app.state.runs] == ["beta1", "beta4"]
+    assert main(["serve", str(a.parent)]) == 2  # a folder of runs is not a run

@@ -80,16 +80,22 @@ def find_classifier(run_dir: Path | str) -> ClassifierFiles | None:
     return files if files.weights.is_file() and files.config.is_file() else None
 
 
+def load_classifier_config(run_dir: Path | str) -> ClassifierConfig:
+    """The run's classifier.yaml, validated; a ValueError naming the file when it does not validate."""
+    path = Path(run_dir) / CLASSIFIER_CONFIG
+    try:
+        return ClassifierConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (ValidationError, yaml.YAMLError) as err:
+        raise ValueError(f"{path}: not a valid classifier config ({err})") from err
+
+
 def load_classifier(run_dir: Path | str, latent_dim: int | None = None) -> LatentClassifier | None:
     """The run's latent classifier in eval mode, or None. A config that does not validate, an unknown
     kind or a latent size other than the run's is a ValueError naming the file."""
     files = find_classifier(run_dir)
     if files is None:
         return None
-    try:
-        config = ClassifierConfig.model_validate(yaml.safe_load(files.config.read_text()) or {})
-    except (ValidationError, yaml.YAMLError) as err:
-        raise ValueError(f"{files.config}: not a valid classifier config ({err})") from err
+    config = load_classifier_config(run_dir)
     if config.kind not in CLASSIFIERS:
         raise ValueError(f"{files.config}: unknown classifier kind {config.kind!r}; "
                          f"expected one of {sorted(CLASSIFIERS)}")

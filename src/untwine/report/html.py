@@ -27,6 +27,8 @@ from untwine.report.classifier import (
     compute_rationale,
     find_classifier,
     load_classifier,
+    load_classifier_config,
+    rationale_function,
 )
 from untwine.report.figures import data_uri, rationale_figure, training_curves
 from untwine.run import CONFIG_FILE, SUMMARY_FILE, load_run
@@ -101,16 +103,18 @@ def read_run(run_dir: Path | str, rationale: RationaleFn | None = None) -> RunPa
 
 def _rationales(run_dir: Path, rationale: RationaleFn | None) -> dict[str, Any]:
     """Rationales of the first held-out images, away from the class the classifier predicts."""
+    try:
+        rationale = rationale or rationale_function()
+    except RationaleUnavailable as err:  # say so without loading the model and its data
+        config = load_classifier_config(run_dir)
+        return {"classes": config.classes, "note": str(err)}
     run = load_run(run_dir)
     classifier = load_classifier(run_dir, run.model.latent_dim)
     assert classifier is not None
     train_set, test_set = run.splits()
     source = test_set if len(test_set) else train_set
     images = source.load(np.arange(min(RATIONALE_IMAGES, len(source)))).images
-    try:
-        result = compute_rationale(run.model, classifier, images, target=None, rationale=rationale)
-    except RationaleUnavailable as err:
-        return {"classes": classifier.classes, "note": str(err)}
+    result = compute_rationale(run.model, classifier, images, target=None, rationale=rationale)
     steps = np.atleast_1d(np.asarray(result.steps)).tolist()
     reached = np.atleast_1d(np.asarray(result.reached)).astype(bool).tolist()
     return {"classes": classifier.classes, "figure": data_uri(rationale_figure(result)),
