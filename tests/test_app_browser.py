@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(
 # every pixel of an <img>, through a canvas, as one comparable string
 PIXELS = """(selector) => {
   const img = document.querySelector(selector);
+  if (!img.complete || img.naturalWidth === 0) return null;  // a new image is loading
   const canvas = document.createElement("canvas");
   canvas.width = img.naturalWidth;
   canvas.height = img.naturalHeight;
@@ -71,9 +72,13 @@ def page(server):
 
 def decoded_pixels(page, panel: int = 0) -> str:
     selector = f".panel:nth-of-type({panel + 1}) img.decoded"
-    page.wait_for_function(f"document.querySelector('{selector}').complete && "
-                           f"document.querySelector('{selector}').naturalWidth > 0")
-    return page.evaluate(PIXELS, selector)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        pixels = page.evaluate(PIXELS, selector)
+        if pixels is not None:
+            return pixels
+        time.sleep(0.05)
+    raise AssertionError(f"{selector} did not finish loading")
 
 
 def wait_for_new_pixels(page, before: str, panel: int = 0) -> str:
