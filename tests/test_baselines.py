@@ -11,6 +11,7 @@ from untwine.config import validate_config
 from untwine.data.blobs import blob_region
 from untwine.explain.baselines import METHODS, attributions, superpixels
 from untwine.explain.sanity import region_mass
+from untwine.report.classifier import load_classifier
 from untwine.run import train
 
 
@@ -61,3 +62,9 @@ def test_untwine_explain_writes_figures_and_numbers(tmp_path, capsys):
         assert Path(figure).exists()
     assert main(["explain", str(run.dir), "--image", "9999"]) == 2
     assert "outside the test split" in capsys.readouterr().err
+    # the classifier it trained is the run's, where the report and the explorer look for it
+    classifier = load_classifier(run.dir, latent_dim=4)
+    assert classifier is not None and classifier.config.kind == "linear"
+    assert len(classifier.classes) == 2
+    assert main(["report", str(run.dir)]) == 0
+    assert "<h3>rationales</h3>" in (run.dir / "report.html").read_text()

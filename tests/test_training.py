@@ -107,3 +107,17 @@ def test_weights_of_another_shape_are_refused_with_the_file_named(small_shapes, 
     (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="broken.safetensors: not a readable safetensors file"):
         load_weights(tcvae(small_shapes), tmp_path / "broken.safetensors")
+
+
+def test_files_written_atomically_get_the_mode_open_would_give(tmp_path):
+    import os
+    import stat
+
+    from untwine.train.checkpoint import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<html></html>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "report.html").st_mode) == 0o644

@@ -1,4 +1,5 @@
-"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table, sweep, variance."""
+"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table, sweep, figures, variance,
+explain, report, serve."""
 
 from __future__ import annotations
 
@@ -212,6 +213,19 @@ def cmd_explain(args: argparse.Namespace) -> None:
         print(f"figure: {Path(figure).resolve()}")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from untwine.report import write_report
+
+    path = write_report(args.runs, args.out)
+    print(f"report: {path.resolve()}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from untwine.app import serve
+
+    serve(args.runs, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
@@ -296,6 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--max-steps", type=int, default=5000, help="Adam steps at most (default 5000)")
     explain.add_argument("--out", help="folder for the figures and JSON (default: RUN/explain)")
     explain.set_defaults(func=cmd_explain)
+
+    report = sub.add_parser("report", help="one self-contained HTML page of one or more runs")
+    report.add_argument("runs", nargs="+", help="run directories (their scores side by side)")
+    report.add_argument("--out", help="HTML path (default: RUN/report.html, or ./report.html for several)")
+    report.set_defaults(func=cmd_report)
+
+    serve = sub.add_parser("serve", help="the interactive latent explorer in the browser")
+    serve.add_argument("runs", nargs="+", help="run directories (the first two can be shown side by side)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1: this machine only)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

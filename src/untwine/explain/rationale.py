@@ -83,6 +83,7 @@ def rationale(
     max_steps: int = 5000,
     cutoff: float = 0.5,
     regression: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RationaleResult:
     """Rationales for ``images`` [B, C, H, W] in [0, 1] (see the module doc).
 
@@ -90,6 +91,7 @@ def rationale(
     (or on the raw output with ``regression``); K >= 2 runs Algorithm 2 on the softmax, moving from
     the predicted class towards ``target`` (one class for all rows, one per row, or None: each row's
     second most probable class). ``gamma``: image similarity weight; ``beta``: target weight.
+    ``progress(step, max_steps)`` is called before each step (the explorer's progress bar).
     """
     import time
 
@@ -134,6 +136,8 @@ def rationale(
     final_z = z0.clone()
     active = torch.ones(batch, dtype=torch.bool, device=z0.device)
     for step in range(max_steps + 1):
+        if progress is not None:
+            progress(step, max_steps)
         idx = rows[active]
         out = output(classifier(z[idx]))
         y = moved_from(out, idx)

@@ -1,5 +1,6 @@
-"""Explaining a trained run: encode its images, fit (and cache) a latent classifier on its training
-split's labels, and write the rationale, the baselines beside it and their numbers for one image.
+"""Explaining a trained run: encode its images, fit a latent classifier on its training split's labels
+(kept in the run directory), and write the rationale, the baselines beside it and their numbers for
+one image.
 This is what ``untwine explain RUN --image PATH_OR_INDEX [--target CLASS]`` runs.
 """
 
@@ -10,12 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from PIL import Image
 
 from untwine.explain.baselines import attributions, comparison_figure
-from untwine.explain.classifiers import EndToEnd, Kind, latent_classifier, train_classifier
+from untwine.explain.classifiers import EndToEnd, Kind, train_classifier
 from untwine.explain.rationale import pair_of, rationale, rationale_figure
-from untwine.train.checkpoint import atomic_write_text, load_weights, save_weights
+from untwine.report.classifier import (
+    CLASSIFIER_CONFIG,
+    CLASSIFIER_WEIGHTS,
+    ClassifierConfig,
+    build_classifier,
+    find_classifier,
+    load_classifier,
+    load_classifier_config,
+)
+from untwine.train.checkpoint import atomic_write_text, save_weights
 
 
 @torch.no_grad()
@@ -28,23 +39,24 @@ def encode_all(encode, dataset, batch_size: int = 512) -> torch.Tensor:
 
 
 def classifier_for(run, kind: Kind = "linear", steps: int = 2000, seed: int = 0) -> torch.nn.Module:
-    """The run's latent classifier of ``kind``: trained on its training split's codes and labels,
-    cached in RUN/explain/classifier_KIND.safetensors."""
+    """The run's latent classifier of ``kind``: trained on its training split's codes and labels and
+    kept as RUN/classifier.safetensors + classifier.yaml, where ``untwine report`` and ``untwine serve``
+    find it (report/classifier.py). A kept classifier of another kind or latent size is replaced."""
     train_set, _ = run.splits()
     if train_set.labels is None:
         raise ValueError(f"{run.dir}: the run's data has no labels to train a latent classifier on")
     encode, _ = pair_of(run.model)
-    classes = len(train_set.class_names) or int(train_set.labels.max()) + 1
-    model = latent_classifier(kind, run.model.latent_dim, classes)
-    path = run.dir / "explain" / f"classifier_{kind}.safetensors"
-    if path.exists():
-        load_weights(model, path)
-        return model.eval()
+    count = len(train_set.class_names) or int(train_set.labels.max()) + 1
+    classes = list(train_set.class_names) or [str(c) for c in range(count)]
+    config = ClassifierConfig(kind=kind, classes=classes, latent_dim=run.model.latent_dim)
+    if find_classifier(run.dir) is not None and load_classifier_config(run.dir) == config:
+        return load_classifier(run.dir, run.model.latent_dim).module
+    model = build_classifier(config)
     codes = encode_all(encode, train_set)
     train_classifier(model, codes, torch.as_tensor(train_set.labels), steps=steps, seed=seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(model, path)
-    return model
+    save_weights(model, run.dir / CLASSIFIER_WEIGHTS)
+    atomic_write_text(run.dir / CLASSIFIER_CONFIG, yaml.safe_dump(config.model_dump(), sort_keys=False))
+    return model.eval()
 
 
 def load_image(spec: str, dataset) -> tuple[torch.Tensor, str]:
