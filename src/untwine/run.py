@@ -107,8 +107,11 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     torch.manual_seed(config.seed)
     model = build_model(config.model)
-    result = fit(model, train_set, config.train, run_dir, seed=config.seed, resume=resume,
-                 progress=progress)
+    if config.train.distributed:
+        result = _fit_distributed(config, model, resume, progress)
+    else:
+        result = fit(model, train_set, config.train, run_dir, seed=config.seed, resume=resume,
+                     progress=progress)
     model.eval()
     save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")
     summary = {"steps": result.steps, "resumed_from": result.resumed_from,
@@ -117,6 +120,29 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
                "last_terms": result.last_terms}
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return Run(run_dir, config, model), result
+
+
+def _fit_rank(fabric, config: RunConfig, resume: bool, progress: bool) -> FitResult:
+    """One DDP rank of ``train()``: the same data split and model (same seed) in every process."""
+    train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
+    torch.manual_seed(config.seed)
+    return fit(build_model(config.model), train_set, config.train, config.run_dir, seed=config.seed,
+               resume=resume, progress=progress, fabric=fabric)
+
+
+def _fit_distributed(config: RunConfig, model, resume: bool, progress: bool) -> FitResult:
+    """Train on ``train.devices`` x ``train.num_nodes`` processes, then load rank 0's weights into
+    ``model``, so the caller gets a trained model as from a single-process ``fit()``."""
+    from untwine.train.distributed import make_fabric
+
+    fabric = make_fabric(config.train, model)
+    result = fabric.launch(_fit_rank, config, resume, progress)
+    if fabric.global_rank != 0:
+        # strategy ddp: this process is a copy of the command that Lightning started for one rank;
+        # rank 0 (the original command) carries on alone
+        raise SystemExit(0)
+    load_weights(model, config.run_dir / WEIGHTS_FILE)
+    return result
 
 
 def load_run(path: Path | str, device: str | torch.device = "cpu") -> Run:
