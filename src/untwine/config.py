@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from untwine.models import ModelConfig, model_config
 
@@ -54,8 +63,32 @@ class TrainConfig(_Strict):
     augment: list[Literal["hflip", "vflip", "rot90"]] = Field(
         default_factory=list, description="per-image flips / right-angle rotations (data/augment.py)"
     )
+    devices: int = Field(
+        1, ge=1, description="processes (one per device) training this one run with DDP; "
+        "batch_size is per process; with device cpu they are gloo CPU processes"
+    )
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = Field(
+        "auto", description="how devices > 1 start: ddp_spawn (auto) or ddp (re-runs the command)"
+    )
+    num_nodes: int = Field(1, ge=1, description="machines, each running `devices` processes")
     log_every: int = Field(50, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
+
+    @field_validator("devices")
+    @classmethod
+    def _one_device_kind(cls, devices: int, info: ValidationInfo) -> int:
+        device = info.data.get("device", "auto")
+        if devices > 1 and device not in ("auto", "cpu", "cuda", "gpu"):
+            raise ValueError(
+                f"devices={devices} runs one process per device, so train.device must name a kind "
+                f"(auto, cpu, cuda), not the single device {device!r}"
+            )
+        return devices
+
+    @property
+    def distributed(self) -> bool:
+        """More than one process trains this run (Lightning Fabric, DDP)."""
+        return self.devices > 1 or self.num_nodes > 1
 
 
 class EvaluateConfig(_Strict):

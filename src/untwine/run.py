@@ -28,6 +28,7 @@ from untwine.config import (
     read_yaml,
     validate_config,
 )
+from untwine.data.imageset import ImageSet
 from untwine.data.pairs import PairSet
 from untwine.models import Model, build_model
 from untwine.train.checkpoint import atomic_write_text, load_weights
@@ -109,11 +110,11 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     torch.manual_seed(config.seed)
     model = build_model(config.model)
-    # Pairs are drawn inside the training split, so no pair crosses it.
-    pairs = config.data.pairs
-    training = train_set if pairs is None else PairSet(train_set, pairs.by, pairs.k)
-    result = fit(model, training, config.train, run_dir, seed=config.seed, resume=resume,
-                 progress=progress)
+    if config.train.distributed:
+        result = _fit_distributed(config, model, resume, progress)
+    else:
+        result = fit(model, _training_data(config, train_set), config.train, run_dir, seed=config.seed,
+                     resume=resume, progress=progress)
     model.eval()
     if model.encodes:
         save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")
@@ -125,6 +126,35 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
                "last_terms": result.last_terms}
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return Run(run_dir, config, model), result
+
+
+def _training_data(config: RunConfig, train_set: ImageSet) -> ImageSet | PairSet:
+    """What fit() draws from: the training split, or pairs drawn inside it (so no pair crosses it)."""
+    pairs = config.data.pairs
+    return train_set if pairs is None else PairSet(train_set, pairs.by, pairs.k)
+
+
+def _fit_rank(fabric, config: RunConfig, resume: bool, progress: bool) -> FitResult:
+    """One DDP rank of ``train()``: the same data split and model (same seed) in every process."""
+    train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
+    torch.manual_seed(config.seed)
+    return fit(build_model(config.model), _training_data(config, train_set), config.train, config.run_dir,
+               seed=config.seed, resume=resume, progress=progress, fabric=fabric)
+
+
+def _fit_distributed(config: RunConfig, model, resume: bool, progress: bool) -> FitResult:
+    """Train on ``train.devices`` x ``train.num_nodes`` processes, then load rank 0's weights into
+    ``model``, so the caller gets a trained model as from a single-process ``fit()``."""
+    from untwine.train.distributed import make_fabric
+
+    fabric = make_fabric(config.train, model)
+    result = fabric.launch(_fit_rank, config, resume, progress)
+    if fabric.global_rank != 0:
+        # strategy ddp: this process is a copy of the command that Lightning started for one rank;
+        # rank 0 (the original command) carries on alone
+        raise SystemExit(0)
+    load_weights(model, config.run_dir / WEIGHTS_FILE)
+    return result
 
 
 def load_run(path: Path | str, device: str | torch.device = "cpu") -> Run:

@@ -4,7 +4,8 @@ Each iteration runs every training step of the model in order (a step with ``rep
 times, each on a fresh batch), one Adam optimizer per step. Batches come from the dataset's
 stateless sampler, indexed by a draw counter, so a resumed run draws exactly the batches an
 uninterrupted one would; with the RNG states and optimizer moments in the checkpoint, resuming on
-the CPU continues bit for bit.
+the CPU continues bit for bit. With a Lightning ``fabric`` (``train.devices > 1``) every process runs
+this loop under DDP; see ``untwine.train.distributed``.
 """
 
 from __future__ import annotations
@@ -90,17 +91,30 @@ def fit(
     seed: int = 0,
     resume: bool = True,
     progress: bool = True,
+    fabric=None,
 ) -> FitResult:
     """Train ``model`` on ``dataset`` (an ImageSet) for ``config.steps`` iterations into ``run_dir``.
 
-    With ``resume`` and a ``state.safetensors`` in ``run_dir``, training continues from it.
+    With ``resume`` and a ``state.safetensors`` in ``run_dir``, training continues from it. With a
+    launched Lightning ``fabric``, this process is one DDP rank: it draws its own batches and only
+    rank 0 writes checkpoints, logs and weights.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
+    device = resolve_device(config.device) if fabric is None else fabric.device
     keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
     model.to(device)
     steps = model.training_steps()
+    rank, world, main = (0, 1, True) if fabric is None else (
+        fabric.global_rank, fabric.world_size, fabric.is_global_zero)
+    if fabric is None:
+        losses = [step.loss for step in steps]
+    else:
+        from untwine.train.distributed import distributed_losses
+
+        _, losses = distributed_losses(fabric, model, steps)
+        if rank > 0:  # rank 0 keeps the single-process noise stream; the others get their own
+            torch.manual_seed(torch.initial_seed() + rank)
     optimizers = [
         adam(step.parameters, lr=step.lr or config.lr, betas=step.betas or config.adam_betas)
         for step in steps
@@ -115,24 +129,33 @@ def fit(
         model.load_state_dict(state["model"])
         for step, optimizer in zip(steps, optimizers, strict=True):
             optimizer.load_state_dict(_optimizer_state(state["optimizers"][step.name]))
-        _set_rng_state(state["rng"])
+        _set_rng_state(state["rng"].get("ranks", {}).get(str(rank), state["rng"]))
         start = int(state["progress"]["step"])
 
     def checkpoint(done: int) -> None:
-        save_state(state_path, {
-            "model": model.state_dict(),
-            "optimizers": {s.name: o.state_dict() for s, o in zip(steps, optimizers, strict=True)},
-            "rng": _rng_state(),
-            "progress": {"step": done},
-        })
-        save_weights(model, run_dir / WEIGHTS_FILE)
+        rng = _rng_state()
+        if fabric is not None:  # every rank's RNG, so each resumes its own noise stream
+            gathered = fabric.all_gather({k: v.to(device) for k, v in rng.items()})
+            rng["ranks"] = {str(r): {k: v[r].cpu().clone() for k, v in gathered.items()}
+                            for r in range(world)}
+        if main:
+            save_state(state_path, {
+                "model": model.state_dict(),
+                "optimizers": {s.name: o.state_dict() for s, o in zip(steps, optimizers, strict=True)},
+                "rng": rng,
+                "progress": {"step": done},
+            })
+            save_weights(model, run_dir / WEIGHTS_FILE)
+        if fabric is not None:
+            fabric.barrier()
 
     def name(step_name: str, term: str) -> str:
         return term if len(steps) == 1 else f"{step_name}/{term}"
 
-    logger = RunLogger(run_dir, start)
+    logger = RunLogger(run_dir, start) if main else None
     bar = tqdm(
-        total=config.steps, initial=start, unit="step", disable=not progress, dynamic_ncols=True,
+        total=config.steps, initial=start, unit="step", disable=not (progress and main),
+        dynamic_ncols=True,
         mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=run_dir.name,
     )
     sums: dict[str, torch.Tensor] = {}
@@ -143,14 +166,17 @@ def fit(
     try:
         for iteration in range(start, config.steps):
             draw = iteration * draws_per_iteration
-            for step, optimizer in zip(steps, optimizers, strict=True):
+            for step, loss, optimizer in zip(steps, losses, optimizers, strict=True):
                 for _ in range(step.repeat):
-                    batch = dataset.load(sampler.indices(draw), device)
-                    batch = augment(batch, config.augment, seed, draw)
+                    index = draw * world + rank  # ranks draw disjoint batches of one stream
+                    batch = augment(dataset.load(sampler.indices(index), device), config.augment, seed, index)
                     draw += 1
-                    with _autocast(config, device):
-                        terms = step.loss(batch)
+                    # under Fabric its precision plugin autocasts inside the wrapped model
+                    with _autocast(config, device) if fabric is None else contextlib.nullcontext():
+                        terms = loss(batch)
                     values = torch.stack([t.detach().float() for t in terms.values()])
+                    if fabric is not None:  # log rank means; a NaN on one rank stops them all
+                        values = fabric.all_reduce(values, reduce_op="mean")
                     finite = torch.isfinite(values)
                     if not bool(finite.all()):
                         bad = int((~finite).nonzero()[0])
@@ -160,7 +186,10 @@ def fit(
                             f"checkpoint in {run_dir} is kept"
                         )
                     optimizer.zero_grad(set_to_none=True)
-                    terms["loss"].backward()
+                    if fabric is None:
+                        terms["loss"].backward()
+                    else:
+                        fabric.backward(terms["loss"])
                     optimizer.step()
                 for term, value in zip(terms, values, strict=True):
                     key = name(step.name, term)
@@ -169,7 +198,8 @@ def fit(
             done = iteration + 1
             if done % config.log_every == 0 or done == config.steps:
                 last = {k: float(v) / count for k, v in sums.items()}
-                logger.log(done, last)
+                if logger is not None:
+                    logger.log(done, last)
                 bar.set_postfix(loss=f"{last.get('loss', next(iter(last.values()))):.4g}")
                 sums, count = {}, 0
             if done % config.checkpoint_every == 0 or done == config.steps:
@@ -177,11 +207,13 @@ def fit(
             bar.update(1)
     finally:
         bar.close()
-        logger.close()
+        if logger is not None:
+            logger.close()
     seconds = time.perf_counter() - began
     trained = config.steps - start
     return FitResult(
         run_dir=run_dir, steps=config.steps, resumed_from=start, seconds=seconds,
-        images_per_second=trained * draws_per_iteration * config.batch_size / max(seconds, 1e-9),
+        images_per_second=trained * draws_per_iteration * config.batch_size * world
+        / max(seconds, 1e-9),
         last_terms=last,
     )
