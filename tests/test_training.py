@@ -121,3 +121,41 @@ def test_files_written_atomically_get_the_mode_open_would_give(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "report.html").st_mode) == 0o644
+
+
+def _trained_weights(dataset, tmp_path, **overrides) -> dict[str, torch.Tensor]:
+    model = tcvae(dataset)
+    fit(model, dataset, config(4, **overrides), tmp_path, progress=False)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_channels_last_trains_the_same_network(small_shapes, tmp_path):
+    plain = _trained_weights(small_shapes, tmp_path / "plain", memory_format="contiguous")
+    model = tcvae(small_shapes)
+    fit(model, small_shapes, config(4, memory_format="channels_last"), tmp_path / "cl", progress=False)
+    convolutions = [p for p in model.parameters() if p.ndim == 4]
+    assert convolutions and all(p.is_contiguous(memory_format=torch.channels_last) for p in convolutions)
+    for name, value in model.state_dict().items():  # other kernels, other summation order
+        torch.testing.assert_close(value, plain[name], rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_the_dataset_moves_to_the_device_only_when_asked_or_when_it_fits(small_shapes):
+    from untwine.data.pairs import PairSet
+    from untwine.train.fit import _on_device
+
+    meta = torch.device("meta")  # stands in for an accelerator: tensors move there without memory
+    assert _on_device(small_shapes, config(1, data_on_device="yes"), meta).device == meta
+    assert _on_device(small_shapes, config(1, data_on_device="no"), meta) is small_shapes
+    assert _on_device(small_shapes, config(1), meta) is small_shapes  # auto: CUDA only
+    assert _on_device(small_shapes, config(1, data_on_device="yes"), torch.device("cpu")) is small_shapes
+    pairs = PairSet(small_shapes, "factors", 1)
+    moved = _on_device(pairs, config(1, data_on_device="yes"), meta)
+    assert moved.imageset.device == meta and pairs.imageset is small_shapes and moved.source is pairs.source
+
+
+def test_compiled_networks_train_like_eager_ones_and_keep_their_names(small_shapes, tmp_path):
+    eager = _trained_weights(small_shapes, tmp_path / "eager")
+    compiled = _trained_weights(small_shapes, tmp_path / "compiled", compile=True)
+    assert compiled.keys() == eager.keys()
+    for name, value in compiled.items():
+        torch.testing.assert_close(value, eager[name], rtol=1e-3, atol=1e-4, msg=name)

@@ -63,6 +63,14 @@ class TrainConfig(_Strict):
     augment: list[Literal["hflip", "vflip", "rot90"]] = Field(
         default_factory=list, description="per-image flips / right-angle rotations (data/augment.py)"
     )
+    data_on_device: Literal["auto", "yes", "no"] = Field(
+        "auto", description="hold the whole uint8 training set on the device (auto: on CUDA when it "
+        "takes under half the free memory), so a batch is an index, not a host-to-device copy"
+    )
+    memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
+        "auto", description="auto: channels_last on CUDA (tensor-core convolutions), contiguous on CPU"
+    )
+    compile: bool = Field(False, description="torch.compile each of the model's networks in place")
     devices: int = Field(
         1, ge=1, description="processes (one per device) training this one run with DDP; "
         "batch_size is per process; with device cpu they are gloo CPU processes"

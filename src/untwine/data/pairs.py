@@ -25,6 +25,7 @@ set wrapped, so no pair crosses the split.
 
 from __future__ import annotations
 
+import copy
 from typing import Literal, Protocol
 
 import numpy as np
@@ -212,6 +213,12 @@ class PairSet:
     @property
     def name(self) -> str:
         return self.imageset.name
+
+    def to(self, device: torch.device | str) -> PairSet:
+        """The same pairs over ``imageset.to(device)`` (the pair tables stay where they are)."""
+        moved = copy.copy(self)
+        moved.imageset = self.imageset.to(device)
+        return moved
 
     def sampler(self, batch_size: int, seed: int = 0, drop_last: bool = True) -> PairSampler:
         return PairSampler(self.source, batch_size, seed, drop_last)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from untwine.config import TrainConfig
 from untwine.data.augment import augment
+from untwine.data.batch import Batch
 from untwine.models.base import Model
 from untwine.train.checkpoint import load_state, save_state, save_weights
 from untwine.train.fast import adam, keep_freed_memory
@@ -58,6 +59,32 @@ def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractC
     if not use_bf16:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def _on_device(dataset, config: TrainConfig, device: torch.device):
+    """``dataset`` with its pixels on ``device`` when ``train.data_on_device`` asks for it."""
+    if config.data_on_device == "no" or device.type == "cpu" or not hasattr(dataset, "to"):
+        return dataset
+    if config.data_on_device == "auto":
+        if device.type != "cuda":
+            return dataset
+        free, _ = torch.cuda.mem_get_info(device)
+        if getattr(dataset, "imageset", dataset).nbytes > free // 2:
+            return dataset
+    return dataset.to(device)
+
+
+def _memory_format(config: TrainConfig, device: torch.device) -> torch.memory_format:
+    if config.memory_format == "channels_last" or (config.memory_format == "auto" and device.type == "cuda"):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _in_format(batch: Batch, memory_format: torch.memory_format) -> Batch:
+    if memory_format == torch.contiguous_format:
+        return batch
+    pair = None if batch.pair is None else _in_format(batch.pair, memory_format)
+    return replace(batch, images=batch.images.contiguous(memory_format=memory_format), pair=pair)
 
 
 def _rng_state() -> dict[str, torch.Tensor]:
@@ -103,7 +130,12 @@ def fit(
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device) if fabric is None else fabric.device
     keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
-    model.to(device)
+    memory_format = _memory_format(config, device)
+    model.to(device, memory_format=memory_format)
+    dataset = _on_device(dataset, config, device)
+    if config.compile:
+        for network in model.children():  # in place: the state dict keeps its names
+            network.compile()
     steps = model.training_steps()
     rank, world, main = (0, 1, True) if fabric is None else (
         fabric.global_rank, fabric.world_size, fabric.is_global_zero)
@@ -170,6 +202,7 @@ def fit(
                 for _ in range(step.repeat):
                     index = draw * world + rank  # ranks draw disjoint batches of one stream
                     batch = augment(dataset.load(sampler.indices(index), device), config.augment, seed, index)
+                    batch = _in_format(batch, memory_format)
                     draw += 1
                     # under Fabric its precision plugin autocasts inside the wrapped model
                     with _autocast(config, device) if fabric is None else contextlib.nullcontext():
