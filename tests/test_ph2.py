@@ -9,7 +9,7 @@ from untwine.config import load_config
 from untwine.data import DataError, ph2
 from untwine.data.mask_factors import measure_masks
 
-PH2 = Path("/work/shared/data/ph2/ph2_128.npz")
+PH2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ph2" / "ph2_128.npz"  # ../shared
 pytestmark = pytest.mark.skipif(not PH2.exists(), reason="PH2 is not on this machine")
 
 

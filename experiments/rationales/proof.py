@@ -34,8 +34,9 @@ from untwine.explain.session import encode_all
 from untwine.nn.conv64 import ConvEncoder
 from untwine.run import load_run
 
-MNIST = "/work/shared/data/mnist"
-PNEUMONIA = "/work/shared/data/pneumoniamnist/pneumoniamnist.npz"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # the checkout's ../shared/data
+MNIST = DATA / "mnist"
+PNEUMONIA = DATA / "pneumoniamnist" / "pneumoniamnist.npz"
 
 
 def mnist_nine_to_four(run_dir: Path, out: Path, nines: int, max_steps: int, cutoff: float = 0.5) -> dict:

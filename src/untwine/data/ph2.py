@@ -1,6 +1,6 @@
 """PH2 dermoscopy (Mendonca et al., "PH2 - A dermoscopic image database for research and
 benchmarking", IEEE EMBC 2013): 200 images with expert lesion masks, a clinical diagnosis and the
-expert dermoscopic criteria, as /work/shared/data/ph2/ph2_128.npz holds them (see its README).
+expert dermoscopic criteria, as ../shared/data/ph2/ph2_128.npz holds them (see its README).
 
 The ImageSet's labels are the diagnosis (common nevus, atypical nevus, melanoma). Its factors are the
 expert criteria (asymmetry, pigment network, dots/globules, streaks, regression areas, blue-whitish
