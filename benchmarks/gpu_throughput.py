@@ -37,6 +37,7 @@ from peer_torch import conv64  # noqa: E402
 
 from untwine.config import TrainConfig  # noqa: E402
 from untwine.data import shapes  # noqa: E402
+from untwine.data.batch import Batch  # noqa: E402
 from untwine.models import BetaTCVAE, BetaTCVAEConfig  # noqa: E402
 from untwine.train import fit  # noqa: E402
 
@@ -48,11 +49,11 @@ def untwine_model(dataset_size: int) -> BetaTCVAE:
                                      dataset_size=dataset_size))
 
 
-def time_untwine(data, batch: int, args: argparse.Namespace, compile: bool) -> dict:
+def time_untwine(data, batch: int, args: argparse.Namespace, compiled: bool) -> dict:
     """fit() for the warm-up steps, then resumed for the timed ones: the rate of the second call."""
     torch.manual_seed(0)
     model = untwine_model(len(data))
-    values = dict(batch_size=batch, lr=common.LR, device=args.device, compile=compile,
+    values = dict(batch_size=batch, lr=common.LR, device=args.device, compile=compiled,
                   log_every=10_000, checkpoint_every=10_000_000)
     with tempfile.TemporaryDirectory() as run_dir:
         fit(model, data, TrainConfig(steps=args.warmup, **values), run_dir, progress=False)
@@ -131,8 +132,6 @@ def flops_per_image(dataset_size: int, device: str, batch: int = 64) -> float:
     """Forward + backward FLOPs of one untwine training step, per image (torch's FlopCounterMode)."""
     model = untwine_model(dataset_size).to(device)
     x = (torch.rand(batch, 1, 64, 64, device=device) > 0.5).float()
-    from untwine.data.batch import Batch
-
     with FlopCounterMode(display=False) as counter:
         model.objective(Batch(images=x, index=torch.arange(batch, device=device)))["loss"].backward()
     return counter.get_total_flops() / batch

@@ -27,9 +27,11 @@ SUPPORTED_SIZES = (28, 32, 64)
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1
 
 
-def _stage_channels(size: int) -> list[int]:
+def stage_channels(size: int, architecture: str = "conv64") -> list[int]:
+    """Channels of each strided stage: Burgess/Locatello's four at 64x64, three below (and the
+    residual network's stages, which follow the same plan)."""
     if size not in SUPPORTED_SIZES:
-        raise ValueError(f"conv64 supports image sizes {SUPPORTED_SIZES}, got {size}")
+        raise ValueError(f"{architecture} supports image sizes {SUPPORTED_SIZES}, got {size}")
     return [32, 32, 64, 64] if size == 64 else [32, 64, 64]
 
 
@@ -161,7 +163,7 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, channels: int, size: int, out_features: int, hidden: int = 256) -> None:
         super().__init__()
-        widths = _stage_channels(size)
+        widths = stage_channels(size)
         last = _feature_sizes(size, len(widths))[-1]
         layers: list[nn.Module] = []
         in_ch = channels
@@ -188,7 +190,7 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, channels: int, size: int, latent_dim: int, hidden: int = 256) -> None:
         super().__init__()
-        widths = _stage_channels(size)
+        widths = stage_channels(size)
         sizes = _feature_sizes(size, len(widths))
         self.start = (widths[-1], sizes[-1], sizes[-1])
         self.head = nn.Sequential(

@@ -23,15 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SUPPORTED_SIZES = (28, 32, 64)
+from untwine.nn.conv64 import stage_channels
+
 Activation = Literal["relu", "leaky_relu"]
 _LAST = 4  # spatial size of the deepest feature map
-
-
-def _stage_widths(size: int) -> list[int]:
-    if size not in SUPPORTED_SIZES:
-        raise ValueError(f"resnet supports image sizes {SUPPORTED_SIZES}, got {size}")
-    return [32, 32, 64, 64] if size == 64 else [32, 64, 64]
 
 
 def _spatial_sizes(size: int, stages: int) -> list[int]:
@@ -79,7 +74,7 @@ class ResidualEncoder(nn.Module):
         activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        widths = _stage_widths(size)
+        widths = stage_channels(size, "resnet")
         # a strided 4x4 stem, as conv64's first layer: a block at full resolution cost 3x the rest
         self.stem = nn.Conv2d(channels, widths[0], 4, 2, 1)
         blocks, in_ch = [], widths[0]
@@ -105,7 +100,7 @@ class ResidualDecoder(nn.Module):
         activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        widths = _stage_widths(size)
+        widths = stage_channels(size, "resnet")
         self.sizes = list(reversed(_spatial_sizes(size, len(widths))))  # 4, ..., size
         self.start = widths[-1]
         self.head = nn.Sequential(
