@@ -138,6 +138,23 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(summarize(collect([folder])).format())
 
 
+def cmd_rank(args: argparse.Namespace) -> None:
+    from untwine.selection import format_agreements, format_ranking, rank, write_outputs
+
+    against = [c.strip() for c in args.against.split(",") if c.strip()] if args.against else []
+    ranking = rank(args.paths, n=args.n, correlation=args.correlation, filter_low_kl=not args.no_kl_filter,
+                   kl_threshold=args.kl_threshold, seed=args.seed, against=against)
+    for group in ranking.skipped:
+        print(f"skip {group}: a single run, no other seed to compare with")
+    print(format_ranking(ranking, against))
+    if ranking.agreements:
+        print("\nSpearman rank correlation of UDR with the supervised scores:")
+        print(format_agreements(ranking.agreements))
+    folder = Path(args.out) if args.out else Path(args.paths[0])
+    for path in write_outputs(ranking, folder, against if ranking.agreements else []):
+        print(f"wrote {path}")
+
+
 def cmd_figures(args: argparse.Namespace) -> None:
     from untwine.explain.grouped_figures import grouped_figures
 
@@ -282,6 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--backend", choices=("local", "ray"), help="override the file's backend")
     sweep.add_argument("--set", **overrides)
     sweep.set_defaults(func=cmd_sweep)
+
+    ranking = sub.add_parser("rank", help="rank the runs of a sweep without labels (UDR among seeds)")
+    ranking.add_argument("paths", nargs="+", help="a sweep's folder, or run directories")
+    ranking.add_argument("--correlation", choices=("spearman", "lasso"), default="spearman")
+    ranking.add_argument("--n", type=int, default=1000, help="images encoded per run (default 1000)")
+    ranking.add_argument("--seed", type=int, default=0, help="which images")
+    ranking.add_argument("--kl-threshold", type=float, default=0.01,
+                         help="dimensions with mean KL at or below it are inactive")
+    ranking.add_argument("--no-kl-filter", action="store_true", help="keep inactive dimensions")
+    ranking.add_argument("--against", help="comma-separated supervised scores to correlate UDR with, "
+                         "e.g. mig,dci.disentanglement")
+    ranking.add_argument("--out", help="folder for udr_ranking.csv and the correlation table and "
+                         "figure (default: the first path)")
+    ranking.set_defaults(func=cmd_rank)
 
     figures = sub.add_parser("figures", help="a paper's figures from many runs' eval.json")
     figures.add_argument("paper", choices=("grouped",), help="grouped: paper 002's Figures 1 and 2")

@@ -28,6 +28,7 @@ from untwine.metrics.grouped_protocol import grouped
 from untwine.metrics.lesions import lesions
 from untwine.metrics.result import ProtocolResult
 from untwine.metrics.sparsity import sparsity
+from untwine.metrics.unsupervised_protocol import unsupervised
 from untwine.metrics.variance.report import variance_protocol
 from untwine.train.checkpoint import atomic_write_text
 
@@ -73,6 +74,7 @@ PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
     "shared_dimensions": shared_dimensions_protocol,
     "sparsity": sparsity,
     "variance": variance_protocol,
+    "unsupervised": unsupervised,
 }
 
 

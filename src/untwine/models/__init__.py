@@ -6,8 +6,11 @@ from typing import Any
 
 from untwine.models.adagvae import AdaGVAE, AdaGVAEConfig
 from untwine.models.adversarial import AdversarialBetaTCVAE, AdversarialBetaTCVAEConfig
+from untwine.models.annealedvae import AnnealedVAE, AnnealedVAEConfig
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import Model, Posterior, TrainingStep
+from untwine.models.dipvae import DIPVAEI, DIPVAEII, DIPVAEIConfig, DIPVAEIIConfig
+from untwine.models.factorvae import FactorVAE, FactorVAEConfig
 from untwine.models.grouped import GroupedVAE, GroupedVAEConfig
 from untwine.models.inversion import GANInversion
 from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
@@ -23,6 +26,10 @@ MODELS: dict[str, type[Model]] = {
     "adagvae": AdaGVAE,
     "wgan": WGANGP,
     "wgan_inversion": GANInversion,
+    "factorvae": FactorVAE,
+    "dipvae_i": DIPVAEI,
+    "dipvae_ii": DIPVAEII,
+    "annealedvae": AnnealedVAE,
 }
 
 
@@ -40,7 +47,8 @@ def build_model(config: ModelConfig) -> Model:
 
 __all__ = [
     "AdversarialBetaTCVAE", "AdversarialBetaTCVAEConfig",
-    "AdaGVAE", "AdaGVAEConfig",
+    "AdaGVAE", "AdaGVAEConfig", "AnnealedVAE", "AnnealedVAEConfig",
+    "DIPVAEI", "DIPVAEIConfig", "DIPVAEII", "DIPVAEIIConfig", "FactorVAE", "FactorVAEConfig",
     "MODELS", "VAE", "BetaVAE", "BetaVAEConfig", "BetaTCVAE", "BetaTCVAEConfig", "GaussianAutoencoder",
     "GroupedVAE", "GroupedVAEConfig",
     "Model", "ModelConfig", "Posterior", "TrainingStep", "VAEConfig", "build_model", "model_config",
