@@ -23,8 +23,6 @@ from pydantic import Field
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import LossTerms, TrainingStep
-from untwine.models.divergence import kl_to_standard_normal
-from untwine.models.likelihood import reconstruction_loss
 
 
 class AnnealedVAEConfig(ModelConfig):
@@ -50,10 +48,8 @@ class AnnealedVAE(GaussianAutoencoder):
 
     def objective(self, batch: Batch) -> LossTerms:
         cfg = self.config
-        x = batch.images
-        posterior = self.encode(x)
-        reconstruction = reconstruction_loss(x, self.decode(posterior.sample()), self.likelihood)
-        kl = kl_to_standard_normal(posterior).sum(1).mean()
+        elbo = self.elbo_terms(batch.images)
+        reconstruction, kl = elbo.reconstruction, elbo.kl
         c = capacity(self.annealing_step, cfg.c_max, cfg.iteration_threshold).to(kl)
         if self.training and torch.is_grad_enabled():
             self.annealing_step += 1

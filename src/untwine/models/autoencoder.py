@@ -6,13 +6,15 @@ the likelihoods and the KL terms are written once (models/divergence.py, models/
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from untwine.models.base import LossTerms, Model, Posterior
-from untwine.models.likelihood import Likelihood, mean_image
+from untwine.models.divergence import kl_to_standard_normal
+from untwine.models.likelihood import Likelihood, mean_image, reconstruction_loss
 from untwine.nn import ARCHITECTURES
 from untwine.nn.masked import MaskConfig, expected_open_connections, mask_layers
 
@@ -31,6 +33,16 @@ class ModelConfig(BaseModel):
     channels: int | None = Field(None, ge=1)
     size: int | None = Field(None, ge=8)
     mask: MaskConfig | None = Field(None, description="sparse channel-to-channel masks (nn/masked.py)")
+
+
+@dataclass
+class ELBOTerms:
+    """The VAE's two terms on a batch, and the posterior and sample z they came from."""
+
+    posterior: Posterior
+    z: torch.Tensor  # one sample z ~ q(z|x) per image
+    reconstruction: torch.Tensor  # -log p(x|z), averaged over the batch
+    kl: torch.Tensor  # KL(q(z|x) || N(0, I)) in closed form, summed over dimensions, batch mean
 
 
 class GaussianAutoencoder(Model):
@@ -58,6 +70,13 @@ class GaussianAutoencoder(Model):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
+
+    def elbo_terms(self, x: torch.Tensor) -> ELBOTerms:
+        """Encode ``x``, draw z, and the reconstruction and KL terms every VAE objective starts from."""
+        posterior = self.encode(x)
+        z = posterior.sample()
+        reconstruction = reconstruction_loss(x, self.decode(z), self.likelihood)
+        return ELBOTerms(posterior, z, reconstruction, kl_to_standard_normal(posterior).sum(1).mean())
 
     def regularization_terms(self) -> LossTerms:
         """Penalties on the networks themselves, by name; every objective adds them to its loss.

@@ -26,8 +26,6 @@ from pydantic import Field
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import LossTerms, Posterior, TrainingStep
-from untwine.models.divergence import kl_to_standard_normal
-from untwine.models.likelihood import reconstruction_loss
 
 
 class DIPVAEIConfig(ModelConfig):
@@ -72,11 +70,9 @@ class DIPVAEI(GaussianAutoencoder):
 
     def objective(self, batch: Batch) -> LossTerms:
         cfg = self.config
-        x = batch.images
-        posterior = self.encode(x)
-        reconstruction = reconstruction_loss(x, self.decode(posterior.sample()), self.likelihood)
-        kl = kl_to_standard_normal(posterior).sum(1).mean()
-        off_diagonal, diagonal = deviation_from_identity(self.covariance(posterior))
+        elbo = self.elbo_terms(batch.images)
+        reconstruction, kl = elbo.reconstruction, elbo.kl
+        off_diagonal, diagonal = deviation_from_identity(self.covariance(elbo.posterior))
         dip = cfg.lambda_od * off_diagonal + cfg.lambda_d * diagonal
         return self.regularized({
             "loss": reconstruction + kl + dip,

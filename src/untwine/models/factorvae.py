@@ -36,8 +36,6 @@ from pydantic import Field
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
 from untwine.models.base import LossTerms, TrainingStep
-from untwine.models.divergence import kl_to_standard_normal
-from untwine.models.likelihood import reconstruction_loss
 from untwine.nn.discriminator import CodeDiscriminator
 
 
@@ -90,13 +88,10 @@ class FactorVAE(GaussianAutoencoder):
         return (logits[:, 0] - logits[:, 1]).mean()
 
     def vae_objective(self, batch: Batch) -> LossTerms:
-        x = batch.images
-        posterior = self.encode(x)
-        z = posterior.sample()
-        reconstruction = reconstruction_loss(x, self.decode(z), self.likelihood)
-        kl = kl_to_standard_normal(posterior).sum(1).mean()
-        total_correlation = self.total_correlation(z)
-        self._codes_of_last_vae_step = z.detach()
+        elbo = self.elbo_terms(batch.images)
+        reconstruction, kl = elbo.reconstruction, elbo.kl
+        total_correlation = self.total_correlation(elbo.z)
+        self._codes_of_last_vae_step = elbo.z.detach()
         return self.regularized({
             "loss": reconstruction + kl + self.config.gamma * total_correlation,
             "reconstruction": reconstruction,
