@@ -14,6 +14,8 @@ from untwine.metrics.mic import MICResult, mic
 from untwine.metrics.mig import MIGResult, mig
 from untwine.metrics.modularity import ModularityResult, modularity
 from untwine.metrics.sap import SAPResult, sap
+from untwine.metrics.udr import UDRResult, udr
+from untwine.metrics.unsupervised import UnsupervisedResult, unsupervised_scores
 
 __all__ = [
     "BetaVAEResult",
@@ -25,6 +27,8 @@ __all__ = [
     "MetricError",
     "ModularityResult",
     "SAPResult",
+    "UDRResult",
+    "UnsupervisedResult",
     "betavae_score",
     "dci",
     "explicitness",
@@ -33,4 +37,6 @@ __all__ = [
     "mig",
     "modularity",
     "sap",
+    "udr",
+    "unsupervised_scores",
 ]
