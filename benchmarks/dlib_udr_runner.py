@@ -6,6 +6,10 @@ codes are fixed: a stand-in ground-truth data set hands out row indices in order
 representation function returns its rows of the array and its per-dimension KL, so disentanglement_lib
 scores exactly the codes untwine scores.
 
+UDR is not in disentanglement-lib 1.5, the release on PyPI (it came later, on GitHub); with that
+release only the unsupervised scores are compared, and tests/test_metrics_udr_unsupervised.py checks
+UDR against disentanglement_lib's procedure restated with scipy and scikit-learn.
+
 Usage: ``python dlib_udr_runner.py ARRAYS.npz``
 """
 
@@ -25,7 +29,11 @@ gin.tf = sys.modules["gin.tf"]
 
 import numpy as np  # noqa: E402
 from disentanglement_lib.evaluation.metrics import unsupervised_metrics  # noqa: E402
-from disentanglement_lib.evaluation.udr.metrics import udr  # noqa: E402
+
+try:  # UDR came to disentanglement_lib after its last PyPI release (1.5); a GitHub checkout has it
+    from disentanglement_lib.evaluation.udr.metrics import udr
+except ImportError:
+    udr = None
 
 gin.bind_parameter("discretizer.discretizer_fn", unsupervised_metrics.utils._histogram_discretize)
 gin.bind_parameter("discretizer.num_bins", 20)
@@ -57,7 +65,7 @@ def main() -> None:
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for correlation in ("spearman", "lasso"):
+        for correlation in ("spearman", "lasso") if udr is not None else ():
             start = time.perf_counter()
             scores = udr.compute_udr_sklearn(InOrder(), functions, np.random.RandomState(0), 100, n,
                                              correlation_matrix=correlation)

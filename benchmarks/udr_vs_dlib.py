@@ -57,6 +57,10 @@ def main() -> None:
         start = time.perf_counter()
         mine = udr(list(codes), list(kl), correlation).model_scores
         seconds = time.perf_counter() - start
+        if f"udr_{correlation}" not in theirs:
+            rows.append(f"| UDR ({correlation}), 5 models | {np.round(mine, 4).tolist()} | not in "
+                        f"disentanglement-lib 1.5 (PyPI) | | {seconds:.3f} | |")
+            continue
         ref = theirs[f"udr_{correlation}"]
         rows.append(f"| UDR ({correlation}), 5 models | {np.round(mine, 4).tolist()} | "
                     f"{np.round(ref['model_scores'], 4).tolist()} | "
