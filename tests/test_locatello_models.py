@@ -217,3 +217,13 @@ def test_training_lowers_the_loss_and_logs_every_term(name, fields, loss_key, sm
     first = np.mean([line[loss_key] for line in lines[:3]])
     last = np.mean([line[loss_key] for line in lines[-3:]])
     assert last < 0.7 * first, (first, last)
+
+
+@pytest.mark.parametrize("name, objective", [("factorvae", "vae_objective"), ("dipvae_i", "objective"),
+                                             ("dipvae_ii", "objective"), ("annealedvae", "objective")])
+def test_sparse_masks_add_their_l0_term_to_every_new_objective(name, objective):
+    from untwine.nn.masked import expected_open_connections
+
+    model = build(name, mask={"weight": 0.01})
+    terms = getattr(model, objective)(toy_batch(8))
+    torch.testing.assert_close(terms["mask_l0"], 0.01 * expected_open_connections(model))
