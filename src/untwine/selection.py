@@ -26,10 +26,11 @@ import numpy as np
 import torch
 import yaml
 
+from untwine.core.io import atomic_write, atomic_write_text
 from untwine.metrics.udr import Correlation, udr
 from untwine.protocols import read_evaluation, write_evaluation
+from untwine.protocols.result import ProtocolResult
 from untwine.run import CONFIG_FILE, SUMMARY_FILE, load_run
-from untwine.train.checkpoint import atomic_write, atomic_write_text
 
 SEED = re.compile(r"/seed-?\d+$")  # untwine run names a config's seeds NAME/seedS (as untwine table)
 SECTION = "udr"
@@ -191,8 +192,6 @@ def rank(
 
 def _write_udr(run_dir: Path, score: float, index: int, members: list[Path], result,
                parameters: dict[str, Any]) -> None:
-    from untwine.metrics.result import ProtocolResult
-
     details = {
         "peers": [str(p) for i, p in enumerate(members) if i != index],
         "similarity_to_peers": [float(result.pairwise[i, index]) for i in range(len(members)) if i != index],

@@ -4,7 +4,8 @@
 
 Scores: ``gaussian_total_correlation``, ``gaussian_wasserstein_correlation``,
 ``gaussian_wasserstein_correlation_norm`` and ``mutual_info_score``; no factors or labels needed, so
-it runs on any image set (a folder of dermoscopy images as well as the shapes grid).
+it runs on any image set (a folder of dermoscopy images as well as the shapes grid). Where factors
+exist, the same scores can join the disentanglement protocol's suite as the metric ``unsupervised``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from untwine.metrics.evaluate import encode
-from untwine.metrics.result import ProtocolResult
 from untwine.metrics.unsupervised import unsupervised_scores
+from untwine.protocols.disentanglement import encode
+from untwine.protocols.result import ProtocolResult
 
 
 def unsupervised(model: torch.nn.Module, dataset, *, seed: int, figures: Path,  # noqa: ARG001
