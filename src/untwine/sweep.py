@@ -270,5 +270,8 @@ def _scalar(value: Any) -> Any:
         value, default_flow_style=True).strip()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a sweep's own child process: the allocator setting the command has
+    from untwine.train.fast import keep_freed_memory
+
+    keep_freed_memory()
     execute(sys.argv[1], int(sys.argv[2]))
