@@ -269,9 +269,10 @@ def _record(model: Model, dataset, config: TrainConfig, run_dir: Path, seed: int
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     values = run_record(model, dataset, config, run_dir, seed)
     if values is None:
-        warnings.warn(f"fit(): {type(model).__name__} is not a registered model "
-                      f"(untwine.models.MODELS), so {run_dir} gets no config.yaml and load_run cannot "
-                      "open it", stacklevel=3)
+        warnings.warn(f"fit(): {run_dir} gets no config.yaml, so load_run cannot open it: only a "
+                      f"registered model (untwine.models.MODELS; this is a {type(model).__name__}) "
+                      f"trained on an ImageSet (this is a {type(dataset).__name__}) can be rebuilt",
+                      stacklevel=3)
         return False
     write_record(values, run_dir)
     return True

@@ -18,6 +18,7 @@ import yaml
 
 from untwine.core.io import atomic_write_text
 from untwine.core.version import __version__
+from untwine.data.imageset import ImageSet
 from untwine.data.saved import save_imageset
 from untwine.models import MODELS
 from untwine.train.config import TrainConfig
@@ -31,11 +32,14 @@ def versions() -> dict[str, str]:
     return {"untwine": __version__, "torch": str(torch.__version__), "python": platform.python_version()}
 
 
-def data_section(dataset: Any, run_dir: Path) -> tuple[dict[str, Any], int | None]:
+def data_section(dataset: Any, run_dir: Path) -> tuple[dict[str, Any], int | None] | None:
     """The ``data`` section that rebuilds ``dataset`` (an ImageSet or a PairSet) and the seed its
     split was drawn with: from the origin a registered source recorded, or else from a copy of the
-    images saved in the run directory (which is then the whole training set)."""
+    images saved in the run directory (which is then the whole training set). None for a dataset
+    that is neither an ImageSet nor a PairSet of one."""
     imageset = getattr(dataset, "imageset", dataset)
+    if not isinstance(imageset, ImageSet):
+        return None
     origin = getattr(imageset, "origin", None)
     section: dict[str, Any]
     split_seed = None
@@ -54,12 +58,15 @@ def data_section(dataset: Any, run_dir: Path) -> tuple[dict[str, Any], int | Non
 def run_record(model: Any, dataset: Any, config: TrainConfig, run_dir: Path,
                seed: int) -> dict[str, Any] | None:
     """The config.yaml values of a run ``fit()`` trains from Python; None for a model no registry
-    entry builds (nothing could rebuild it from a config)."""
+    entry builds or data that is no ImageSet (nothing could rebuild them from a config)."""
     model_config = getattr(model, "config", None)
     name = getattr(model_config, "name", None)
     if name not in MODELS or not isinstance(model, MODELS[name]):
         return None
-    data, split_seed = data_section(dataset, run_dir)
+    described = data_section(dataset, run_dir)
+    if described is None:
+        return None
+    data, split_seed = described
     if split_seed is not None and split_seed != seed:
         data["split_seed"] = split_seed
     return {
