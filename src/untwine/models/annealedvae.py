@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
+from torch import nn
 
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
@@ -42,8 +43,9 @@ class AnnealedVAE(GaussianAutoencoder):
     Config = AnnealedVAEConfig
     config: AnnealedVAEConfig
 
-    def __init__(self, config: AnnealedVAEConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: AnnealedVAEConfig, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None) -> None:
+        super().__init__(config, encoder, decoder)
         self.register_buffer("annealing_step", torch.zeros((), dtype=torch.long))
 
     def objective(self, batch: Batch) -> LossTerms:

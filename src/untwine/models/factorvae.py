@@ -32,6 +32,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from torch import nn
 
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
@@ -73,8 +74,9 @@ class FactorVAE(GaussianAutoencoder):
     Config = FactorVAEConfig
     config: FactorVAEConfig
 
-    def __init__(self, config: FactorVAEConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: FactorVAEConfig, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None) -> None:
+        super().__init__(config, encoder, decoder)
         self.discriminator = CodeDiscriminator(config.latent_dim)
         self._codes_of_last_vae_step: torch.Tensor | None = None  # Algorithm 1's z of batch B
 
