@@ -80,7 +80,8 @@ class Decoder(nn.Module):
         return self.net(z).view(-1, 1, 32, 32)
 
 
-@pytest.mark.parametrize("name", ["vae", "betavae", "betatcvae", "adversarial", "grouped", "adagvae"])
+@pytest.mark.parametrize("name", ["vae", "betavae", "betatcvae", "adversarial", "grouped", "adagvae",
+                                  "factorvae", "dipvae_ii", "annealedvae"])
 def test_your_own_encoder_and_decoder_train_in_every_autoencoder_objective(tmp_path, name):
     torch.manual_seed(0)
     data = shapes(**SHAPES)
