@@ -70,18 +70,20 @@ def test_a_kill_after_the_last_checkpoint_redoes_those_steps_without_duplicate_l
 
 
 class ExplodingModel(torch.nn.Module):
-    """A model whose 'total_correlation' term turns to NaN at its 30th call."""
+    """A model whose ``term`` turns to NaN at its ``at``-th call (and the total with it, if asked)."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, at: int = 30, term: str = "total_correlation", total: bool = False):
         super().__init__()
-        self.inner, self.calls = inner, 0
+        self.inner, self.calls, self.at, self.term, self.total = inner, 0, at, term, total
 
     def training_steps(self):
         def loss(batch: Batch):
             self.calls += 1
             terms = self.inner.objective(batch)
-            if self.calls >= 30:
-                terms["total_correlation"] = terms["total_correlation"] * float("nan")
+            if self.calls >= self.at:
+                terms[self.term] = terms[self.term] * float("nan")
+                if self.total:
+                    terms["loss"] = terms["loss"] + terms[self.term]
             return terms
 
         return [TrainingStep("tcvae", list(self.parameters()), loss)]
@@ -89,13 +91,24 @@ class ExplodingModel(torch.nn.Module):
 
 def test_a_non_finite_term_stops_the_run_names_the_term_and_keeps_the_last_checkpoint(small_shapes, tmp_path):
     model = ExplodingModel(tcvae(small_shapes))
-    with pytest.raises(NonFiniteLossError, match=r"step 30: loss term 'total_correlation' is nan"):
+    with pytest.raises(NonFiniteLossError, match=r"step 30: loss term 'total_correlation' is nan") as err:
         fit(model, small_shapes, config(100, checkpoint_every=20), tmp_path, progress=False)
+    assert f"the last checkpoint, at step 20, is kept in {tmp_path / 'state.safetensors'}" in str(err.value)
     kept = read_safetensors(tmp_path / "state.safetensors")
     assert all(torch.isfinite(t).all() for k, t in kept.items() if t.is_floating_point())
     from untwine.train.checkpoint import load_state
 
     assert load_state(tmp_path / "state.safetensors")["progress"]["step"] == 20
+
+
+def test_a_non_finite_loss_names_the_term_behind_it_and_says_when_no_checkpoint_exists(small_shapes, tmp_path):
+    # the total is NaN because reconstruction is: the message names reconstruction, the first cause
+    model = ExplodingModel(tcvae(small_shapes), at=2, term="reconstruction", total=True)
+    with pytest.raises(NonFiniteLossError) as err:
+        fit(model, small_shapes, config(100, checkpoint_every=20), tmp_path, progress=False)
+    assert str(err.value) == ("step 2: loss term 'reconstruction' is nan; training stopped, and no "
+                              "checkpoint exists yet (the first was due at step 20)")
+    assert not (tmp_path / "state.safetensors").exists()
 
 
 def test_weights_of_another_shape_are_refused_with_the_file_named(small_shapes, tmp_path):

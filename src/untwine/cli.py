@@ -41,15 +41,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     from untwine.config import apply_overrides, load_config, read_yaml, validate_config
     from untwine.run import CONFIG_FILE, train
 
+    run_dir = None
     if args.resume:
-        config_path = Path(args.resume) / CONFIG_FILE
+        # a run is its directory: it trains where it is now, whatever output/name its config holds
+        run_dir = Path(args.resume)
+        config_path = run_dir / CONFIG_FILE
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{run_dir}: not a run directory ({CONFIG_FILE} missing)")
         values = apply_overrides(read_yaml(config_path), args.set)
         config = validate_config(values, origin=str(config_path))
     elif args.config:
         config = load_config(args.config, args.set)
     else:
         raise ValueError("give a CONFIG.yaml to train, or --resume RUN_DIR")
-    run, result = train(config, resume=True)
+    run, result = train(config, resume=True, run_dir=run_dir)
     _print_run(run, result)
 
 
