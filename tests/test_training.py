@@ -176,3 +176,52 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_names(small_shap
     assert compiled.keys() == eager.keys()
     for name, value in compiled.items():
         torch.testing.assert_close(value, eager[name], rtol=1e-3, atol=1e-4, msg=name)
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptedModel(torch.nn.Module):
+    """Stops the process's training (as a kill would) when it reaches step ``at``."""
+
+    def __init__(self, inner, at: int | None):
+        super().__init__()
+        self.inner, self.at, self.calls = inner, at, 0
+
+    def training_steps(self):
+        def loss(batch: Batch):
+            self.calls += 1
+            if self.calls == self.at:
+                raise Interrupted
+            return self.inner.objective(batch)
+
+        return [TrainingStep("tcvae", list(self.parameters()), loss)]
+
+
+def _scalars(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_logs_after_resumes_equal_the_uninterrupted_runs_line_for_line(small_shapes, tmp_path):
+    # checkpoints at 20, 40, 60 and log lines at 15, 30, 45, 60: the stop at step 50 resumes from 40,
+    # inside the window 31..45 whose running sums the checkpoint must hold; the stop at 70 resumes
+    # from 60, a logged step that TensorBoard must keep
+    settings = config(80, log_every=15, checkpoint_every=20)
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    fit(tcvae(small_shapes), small_shapes, settings, straight, progress=False)
+    for at in (50, 30, None):  # the second session stops at its 30th step, step 70
+        model = InterruptedModel(tcvae(small_shapes), at)
+        if at is None:
+            fit(model, small_shapes, settings, broken, progress=False)
+        else:
+            with pytest.raises(Interrupted):
+                fit(model, small_shapes, settings, broken, progress=False)
+    assert (broken / "metrics.jsonl").read_text() == (straight / "metrics.jsonl").read_text()
+    scalars = _scalars(broken)
+    assert scalars == _scalars(straight)
+    assert [step for step, _ in scalars["loss"]] == [15, 30, 45, 60, 75, 80]
