@@ -14,7 +14,6 @@ and the explorer's limits. The work is bounded: clients x requests decodes in al
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decode_latency import slider_moves, train_tiny_run  # noqa: E402
+from decode_latency import serve_on_loopback, slider_moves, train_tiny_run  # noqa: E402
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -38,31 +37,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=15, help="per client under load")
     parser.add_argument("--idle", type=int, default=100, help="requests of the lone client")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--max-heavy", type=int, default=None,
+                        help="the explorer's cap on concurrent model requests (default: its own)")
     parser.add_argument("--run", type=Path, help="an existing run (default: train a tiny 64x64 one)")
     args = parser.parse_args()
 
     import httpx
     import torch
-    import uvicorn
 
     from untwine.app import create_app
     from untwine.app.server import ExplorerLimits
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    limits = ExplorerLimits()
+    limits = ExplorerLimits() if args.max_heavy is None else ExplorerLimits(max_heavy=args.max_heavy)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = args.run or train_tiny_run(Path(tmp))
         app = create_app([run_dir], limits=limits)
         entry = app.state.runs[0]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
+        server, thread, port = serve_on_loopback(app)
         url = f"http://127.0.0.1:{port}/api/runs/0/decode"
 
         def client(codes: list[list[float]], seconds: list[float], refused: list[int], go: threading.Event):

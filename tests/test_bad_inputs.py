@@ -81,7 +81,7 @@ def _trained(folder: Path) -> Path:
 
 
 def _resume(run_dir: Path, *overrides: str) -> Callable[[], object]:
-    from untwine.cli import cmd_train, build_parser
+    from untwine.cli import build_parser, cmd_train
 
     args = build_parser().parse_args(["train", "--resume", str(run_dir), *[f"--set={o}" for o in overrides]])
     return lambda: cmd_train(args)

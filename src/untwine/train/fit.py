@@ -4,8 +4,9 @@ Each iteration runs every training step of the model in order (a step with ``rep
 times, each on a fresh batch), one Adam optimizer per step. Batches come from the dataset's
 stateless sampler, indexed by a draw counter, so a resumed run draws exactly the batches an
 uninterrupted one would; with the RNG states, optimizer moments and the running sums of the
-logging window in the checkpoint, resuming on the CPU continues bit for bit, weights and logs alike. With a Lightning ``fabric`` (``train.devices > 1``) every process runs
-this loop under DDP; see ``untwine.train.distributed``.
+logging window in the checkpoint, resuming on the CPU continues bit for bit, weights and logs alike.
+With a Lightning ``fabric`` (``train.devices > 1``) every process runs this loop under DDP; see
+``untwine.train.distributed``.
 """
 
 from __future__ import annotations
