@@ -67,7 +67,7 @@ def _config(folder: Path, **changes) -> Path:
 
 
 def _load(path: Path) -> Callable[[], object]:
-    from untwine.config import load_config
+    from untwine.experiment import load_config
 
     return lambda: load_config(path)
 
@@ -166,7 +166,7 @@ def _bad_metrics_line(folder: Path) -> str:
 
 def _orphan(folder: Path) -> str:
     run = _trained(folder)
-    from untwine.train.checkpoint import TEMPORARY_SUFFIX
+    from untwine.core.io import TEMPORARY_SUFFIX
 
     (run / f".state.safetensors.k2j4{TEMPORARY_SUFFIX}").write_bytes(b"half")
     return _stderr(_resume(run, "train.steps=3"))
@@ -204,13 +204,12 @@ CASES = [
          ("{dir}/missing.yaml: no such config file",)),
     Case("config that is not YAML: `model: [unclosed`",
          lambda d: _error(_load(_write(d / "bad.yaml", "model: [unclosed"))), ("{dir}/bad.yaml: not valid YAML",)),
-    Case("`--set nodots`", lambda d: _error(lambda: __import__("untwine.config").config.apply_overrides({}, ["nodots"])),
+    Case("`--set nodots`", lambda d: _error(lambda: _apply_overrides({}, ["nodots"])),
          ("'nodots'", "KEY.PATH=VALUE")),
     Case("`untwine train --resume FOLDER` on a folder that is not a run", lambda d: _error(_resume(d)),
          ("{dir}: not a run directory (config.yaml missing)",)),
     Case("checkpoint cut short (20 bytes of `state.safetensors`)",
-         lambda d: _error(lambda: __import__("untwine.train.checkpoint").train.checkpoint.load_state(
-             _write_bytes(d / "state.safetensors", b"\0" * 20))),
+         lambda d: _error(lambda: _load_state(_write_bytes(d / "state.safetensors", b"\0" * 20))),
          ("{dir}/state.safetensors: not a readable safetensors file",)),
     Case("a pickle (torch.save) named `state.safetensors`", _pickled_checkpoint,
          ("{dir}/state.safetensors: not a safetensors file", "never loads")),
@@ -241,6 +240,18 @@ CASES = [
          ("too large", "the limit is")),
     Case("explorer upload: a text file", lambda d: _error(_upload(b"just some text\n")), ("PNG or JPEG",)),
 ]
+
+
+def _apply_overrides(values: dict, overrides: list[str]) -> dict:
+    from untwine.core.options import apply_overrides
+
+    return apply_overrides(values, overrides)
+
+
+def _load_state(path: Path) -> dict:
+    from untwine.train.checkpoint import load_state
+
+    return load_state(path)
 
 
 def _write(path: Path, text: str) -> Path:

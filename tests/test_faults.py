@@ -25,8 +25,10 @@ import torch
 import yaml
 
 from untwine.config import validate_config
-from untwine.run import evaluate_as_configured, load_run, train
-from untwine.train.checkpoint import PAUSE_ENV, PAUSE_LOG_ENV, TEMPORARY_SUFFIX, load_state, read_safetensors
+from untwine.core.io import PAUSE_ENV, PAUSE_LOG_ENV, TEMPORARY_SUFFIX
+from untwine.experiment import evaluate_as_configured
+from untwine.run import load_run, train
+from untwine.train.checkpoint import load_state, read_safetensors
 
 EVALUATE = [{"protocol": "disentanglement", "options": {"metrics": ["mig"], "n": 200}}]
 # log_every does not divide checkpoint_every: a checkpoint falls inside a logging window, so the

@@ -12,7 +12,8 @@ import torch
 import yaml
 
 from untwine.cli import main
-from untwine.train.checkpoint import TEMPORARY_SUFFIX, load_state, read_safetensors
+from untwine.core.io import TEMPORARY_SUFFIX
+from untwine.train.checkpoint import load_state, read_safetensors
 
 TINY = {
     "name": "tiny",
