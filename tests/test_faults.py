@@ -45,6 +45,7 @@ RUN = {
 BETAS = (1, 4)
 KILLS = {"train": 4, "run": 3, "sweep": 3}  # at least this many kills land in each command
 IN_WRITE_PAUSE = "0.2"  # seconds each write waits, renamed not yet, when a kill is aimed at it
+MODES = ("write", "step", "time")  # what each command's kills aim at, in turn
 
 
 def run_values(output: Path, name: str, beta: int) -> dict:
@@ -90,8 +91,8 @@ def _kill_and_resume(command: list[str], root: Path, label: str, kills: int, rng
     while len(landed) < kills:
         attempt += 1
         assert attempt <= 3 * kills, f"{label}: the command kept finishing before its kill"
-        mode = rng.choice(["write", "step", "time"])
-        target, moment = rng.randint(1, 6), rng.uniform(0.2, 3.0)
+        mode = MODES[len(landed) % len(MODES)]  # each command's kills: write, step, time, write, ...
+        target, moment = rng.randint(1, 4), rng.uniform(0.2, 3.0)
         log = work / f"{label}-writes-{attempt}.log"
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         if mode == "write":
