@@ -137,8 +137,8 @@ class RunConfig(_Strict):
                 for s in self.seeds]
 
 
-SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "squares", "blobs", "ph2",
-                "isic", "volumes", "longitudinal")
+SOURCE_NAMES = ("shapes", "dsprites", "medmnist", "mnist", "folder", "digits", "squares", "blobs", "nodules",
+                "ph2", "isic", "volumes", "longitudinal")
 
 
 def data_sources() -> dict[str, Callable[..., Any]]:

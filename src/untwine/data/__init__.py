@@ -11,6 +11,7 @@ from untwine.data.isic import isic
 from untwine.data.longitudinal import longitudinal
 from untwine.data.medmnist import medmnist
 from untwine.data.mnist import mnist
+from untwine.data.nodules import nodules
 from untwine.data.pairs import PairSet
 from untwine.data.ph2 import ph2
 from untwine.data.sampler import BatchSampler
@@ -32,6 +33,7 @@ __all__ = [
     "longitudinal",
     "medmnist",
     "mnist",
+    "nodules",
     "ph2",
     "shapes",
     "volumes",
