@@ -9,10 +9,10 @@ from untwine.data import blobs
 from untwine.data.blobs import blob_region
 from untwine.explain.classifiers import ResidualMLP, latent_classifier, roc, train_classifier
 from untwine.explain.rationale import LatentRationale, rationale
+from untwine.explain.sanity import map_correlation, region_mass
 from untwine.models.inversion import GANInversion, InversionConfig
 from untwine.models.vae import VAE, VAEConfig
 from untwine.run import train
-from untwine.explain.sanity import map_correlation, region_mass
 
 
 def identity_pair():

@@ -89,7 +89,8 @@ def attributions(
         if method == "saliency":
             found = box_smooth(Saliency(model).attribute(images, target=target, abs=True), smooth)
         elif method == "integrated_gradients":
-            found = box_smooth(IntegratedGradients(model).attribute(images, target=target, n_steps=32), smooth)
+            found = IntegratedGradients(model).attribute(images, target=target, n_steps=32)
+            found = box_smooth(found, smooth)
         elif method == "occlusion":
             found = Occlusion(model).attribute(
                 images, target=target, sliding_window_shapes=(channels, window, window),

@@ -91,7 +91,7 @@ class RationaleResult:
     reconstruction: np.ndarray  # g(z_0)
     counterfactual: np.ndarray  # g(z) at the kept z
     difference: np.ndarray  # g(z_0) - g(z): the rationale
-    trajectory: np.ndarray  # [steps + 1, B]: the moved-from probability (or value) per step, NaN after the stop
+    trajectory: np.ndarray  # [steps + 1, B]: the moved-from probability (or value), NaN after the stop
     reached: np.ndarray  # bool [B]: status == "reached"
     steps: np.ndarray  # int [B]: optimizer steps taken (0 for "already")
     source: np.ndarray  # int [B]: the class moved away from (-1 for one output)
@@ -127,17 +127,21 @@ class RationaleResult:
 
         source, target = int(self.source[row]), int(self.target[row])
         status = str(self.status[row])
+        if status == "already":
+            shown = "" if source < 0 else (f"class {label(source)} (P {self.initial[row, source]:.3f}), "
+                                           f"target {label(target)} (P {self.initial[row, target]:.3f})")
+            shown = shown or f"output {self.initial[row, 0]:.3f}"
+            return f"{shown}: already there before any step, nothing to explain"
         if source < 0:
             move = f"output {self.initial[row, 0]:.3f} -> {self.final[row, 0]:.3f}"
         else:
             move = (f"class {label(source)} -> {label(int(self.final_class[row]))} (target {label(target)}; "
                     f"P({label(source)}) {self.initial[row, source]:.3f} -> {self.final[row, source]:.3f}, "
                     f"P({label(target)}) {self.initial[row, target]:.3f} -> {self.final[row, target]:.3f})")
-        if status == "already":
-            return f"{move}: already there before any step, nothing to explain"
         if status == "max_steps":
             return f"{move}: NOT reached within {self.steps[row]} steps"
-        return f"{move}: reached (first at step {self.crossed_at[row]}, kept the closest, {self.steps[row]} steps)"
+        return (f"{move}: reached (first at step {self.crossed_at[row]}, kept the closest; "
+                f"{self.steps[row]} steps)")
 
 
 def _decision(logits: torch.Tensor, source: torch.Tensor, goal: torch.Tensor, cutoff: float,
@@ -235,7 +239,7 @@ def rationale(
             goal = others.argmax(1)
         else:
             goal = class_rows(target, "target")
-            if bool((goal == from_class).any()):
+            if source is not None and bool((goal == from_class).any()):
                 raise ValueError(f"target {target} is the class moved away from; choose another class")
 
     def moved_from(out: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -243,6 +247,8 @@ def rationale(
 
     with torch.no_grad():
         already = (_decision(logits0, from_class, goal, cutoff, regression) < 0).cpu().numpy()
+    if outputs > 1:  # a row whose predicted class is the target is there already
+        already |= (goal == from_class).cpu().numpy()
     z = z0.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(max_steps, 1), eta_min=lr / 100)
@@ -417,8 +423,8 @@ def rationale_figure(
         curve = result.trajectory[: result.steps[i] + 1, i]
         axes[r, 4].plot(curve)
         ended = {"reached": "reached", "already": "already there", "max_steps": "NOT reached"}
-        axes[r, 4].set_title(f"P({moved}): {ended.get(str(status[i]), str(status[i]))}, {result.steps[i]} steps",
-                             fontsize=8)
+        how = ended.get(str(status[i]), str(status[i]))
+        axes[r, 4].set_title(f"P({moved}): {how}, {result.steps[i]} steps", fontsize=8)
         axes[r, 4].set_xlabel("step", fontsize=7)
         axes[r, 4].tick_params(labelsize=7)
     figure.tight_layout()
