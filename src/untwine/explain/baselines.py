@@ -32,6 +32,10 @@ from torch import nn
 from untwine.explain.rationale import RationaleResult, overlay
 
 METHODS = ("saliency", "integrated_gradients", "occlusion", "lime")
+# LIME with switched-off superpixels filled with the grey of the occlusion box instead of their own
+# mean: where SLIC cuts a bright spot out as its own superpixel, its own mean keeps it bright and LIME
+# sees no effect (the blob set), so the benchmark runs both
+EXTRA_METHODS = ("lime_grey",)
 
 
 def superpixels(image: np.ndarray, segments: int = 30) -> np.ndarray:
@@ -77,9 +81,10 @@ def attributions(
 ) -> dict[str, np.ndarray]:
     """Attribution maps [B, H, W] of ``model`` (images -> class probabilities) for class ``target``.
     ``fill``: the occlusion box's grey (default: the images' mean intensity)."""
-    unknown = set(methods) - set(METHODS)
+    unknown = set(methods) - set(METHODS) - set(EXTRA_METHODS)
     if unknown:
-        raise ValueError(f"unknown attribution methods {sorted(unknown)}; expected some of {METHODS}")
+        raise ValueError(f"unknown attribution methods {sorted(unknown)}; expected some of "
+                         f"{METHODS + EXTRA_METHODS}")
     model.eval()
     target = torch.as_tensor(target, device=images.device).long().expand(len(images))
     channels = images.shape[1]
@@ -105,7 +110,8 @@ def attributions(
                 rows.append(lime.attribute(
                     images[i : i + 1], target=target[i : i + 1], n_samples=lime_samples,
                     feature_mask=labels.expand_as(images[i : i + 1]),
-                    baselines=superpixel_means(images[i], labels)[None], perturbations_per_eval=64,
+                    baselines=grey if method == "lime_grey" else superpixel_means(images[i], labels)[None],
+                    perturbations_per_eval=64,
                 ))
             found = torch.cat(rows)
         maps[method] = found.detach().sum(1).cpu().numpy()
@@ -127,7 +133,10 @@ def comparison_figure(
         overlay(axes[r, 1], result.original[i], result.difference[i])
         for c, name in enumerate(names, start=2):
             overlay(axes[r, c], result.original[i], maps[name][i])
-        for ax, title in zip(axes[r], ["original", "rationale", *names], strict=True):
+        shown = [result.difference[i], *(maps[name][i] for name in names)]
+        empty = ["" if np.abs(m).max() > 0 else " (all zero)" for m in shown]
+        for ax, title in zip(axes[r], ["original", *(f"{n}{e}" for n, e in zip(["rationale", *names], empty,
+                                                                                strict=True))], strict=True):
             ax.set_title(title.replace("_", " "), fontsize=8)
             ax.axis("off")
     figure.tight_layout()
