@@ -10,9 +10,9 @@ from untwine.data.blobs import blob_region
 from untwine.explain.classifiers import ResidualMLP, latent_classifier, roc, train_classifier
 from untwine.explain.rationale import LatentRationale, rationale
 from untwine.explain.sanity import map_correlation, region_mass
-from untwine.models.inversion import GANInversion, InversionConfig
+from untwine.models.inversion import InversionConfig
 from untwine.models.vae import VAE, VAEConfig
-from untwine.run import train
+from untwine.run import build_model, train
 
 
 def identity_pair():
@@ -120,8 +120,8 @@ def test_latent_rationale_is_captum_shaped_for_a_vae_and_a_wgan_inversion(tmp_pa
               "model": {"name": "wgan", "latent_dim": 4, "width": 8},
               "train": {"steps": 1, "batch_size": 16, "device": "cpu"}}
     gan_run, _ = train(validate_config(values), progress=False)
-    inversion = GANInversion(InversionConfig(generator=str(gan_run.dir), channels=1, size=28, latent_dim=4,
-                                             width=8))
+    inversion = build_model(InversionConfig(generator=str(gan_run.dir), channels=1, size=28, latent_dim=4,
+                                            width=8))
     vae = VAE(VAEConfig(latent_dim=4, channels=1, size=28, likelihood="gaussian"))
     x = blobs(n=6).load(range(3)).images
     for model in (vae, inversion):

@@ -63,9 +63,9 @@ def _draw(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndar
             cx, cy, rx, ry = inside[rng.integers(2)]
             angle, radius = rng.uniform(0, 2 * np.pi), np.sqrt(rng.uniform(0, 0.45))  # inner part of a lung
             ny, nx = cy + radius * ry * np.sin(angle), cx + radius * rx * np.cos(angle)
-            sigma = rng.uniform(1.1, 1.6) / size
+            sigma = rng.uniform(1.5, 2.1) / size
             nodule = np.exp(-(((yy - ny) ** 2 + (xx - nx) ** 2) / (2 * sigma**2)) ** 1.5)  # flat-topped
-            image += 0.3 * nodule
+            image += 0.35 * nodule
             masks[i] = nodule > MASK_LEVEL
         image += 0.02 * rng.standard_normal((size, size))
         images[i] = image

@@ -359,6 +359,7 @@ class LatentRationale:
             encode, decode = pair_of(model)
         if encode is None or decode is None:
             raise ValueError("LatentRationale needs a model that encodes, or both encode and decode")
+        self.model = model
         self.classifier, self.encode, self.decode = classifier, encode, decode
         self.algorithm = algorithm or rationale
         self.options = options
@@ -372,7 +373,19 @@ class LatentRationale:
             kwargs["source"] = target
         if progress is not None:
             kwargs["progress"] = progress
-        return self.algorithm(self.encode, self.decode, self.classifier, inputs, **kwargs)
+        if self.model is None:
+            return self.algorithm(self.encode, self.decode, self.classifier, inputs, **kwargs)
+        # explain the model as it predicts (eval mode), and keep gradients off its weights: only the
+        # code is optimized, and the model's own training state is restored afterwards
+        was_training = self.model.training
+        needs_grad = [p.requires_grad for p in self.model.parameters()]
+        self.model.eval().requires_grad_(False)
+        try:
+            return self.algorithm(self.encode, self.decode, self.classifier, inputs, **kwargs)
+        finally:
+            self.model.train(was_training)
+            for parameter, flag in zip(self.model.parameters(), needs_grad, strict=True):
+                parameter.requires_grad_(flag)
 
     def attribute(self, inputs: torch.Tensor, target: int | Sequence[int] | None = None,
                   towards: int | Sequence[int] | None = None, return_result: bool = False,
