@@ -42,7 +42,7 @@ MNIST = DATA / "mnist"
 PNEUMONIA = DATA / "pneumoniamnist" / "pneumoniamnist.npz"
 
 
-def independent_judge(steps: int = 1500, seed: int = 0) -> tuple[torch.nn.Module, float]:
+def independent_judge(steps: int = 800, seed: int = 0) -> tuple[torch.nn.Module, float]:
     """A CNN on MNIST pixels (conv64 encoder -> 10 logits) trained on the official training set: it
     never sees a latent code or a rationale, so it judges a counterfactual's digit independently."""
     torch.manual_seed(seed)
