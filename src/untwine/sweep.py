@@ -48,6 +48,11 @@ from untwine.experiment import validate_experiment
 SUMMARY = "summary"
 
 
+class RunFailedError(RuntimeError):
+    """One run of a sweep failed; the message names the run and its log. Runs that finished are
+    kept, so the same command carries on from where it stopped."""
+
+
 class Resources(Strict):
     cpus: int = Field(1, ge=1, description="torch threads per run, and Ray's num_cpus")
     gpus: float = Field(0, ge=0, description="Ray's num_gpus per run")
@@ -148,6 +153,15 @@ def execute(config_path: str, threads: int) -> str:
     return str(run_all(config_path, progress=False)[0].dir)
 
 
+def _die_with_parent() -> None:
+    """Run in each child before it starts (Linux): a SIGKILL of the sweep kills its runs too, so a
+    sweep started again never finds a run of the killed one still training."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _run_local(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(sweep.resources.cpus)}
     waiting, running = list(paths), []
@@ -167,15 +181,16 @@ def _run_local(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
                 log = open(path.with_suffix(".log"), "w")  # noqa: SIM115 (closed by the child's exit)
                 running.append(subprocess.Popen(
                     [sys.executable, "-m", "untwine.sweep", str(path), str(sweep.resources.cpus)],
-                    stdout=log, stderr=subprocess.STDOUT, env=env))
+                    stdout=log, stderr=subprocess.STDOUT, env=env,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None))
                 log.close()
             time.sleep(0.2)
             for child in [c for c in running if c.poll() is not None]:
                 running.remove(child)
                 if child.returncode != 0:
                     failed = child.args[3]
-                    raise RuntimeError(f"run {failed} failed (exit {child.returncode}); its log: "
-                                       f"{Path(failed).with_suffix('.log')}")
+                    raise RunFailedError(f"run {failed} failed (exit {child.returncode}); its log: "
+                                         f"{Path(failed).with_suffix('.log')}")
                 bar.update(1)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -195,7 +210,11 @@ def _run_ray(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
         pending = [task.remote(str(p), sweep.resources.cpus) for p in paths]
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
-            ray.get(finished)  # re-raises a run's error here, naming its task
+            try:
+                ray.get(finished)  # re-raises a run's error here, naming its task
+            except ray.exceptions.RayError as err:  # its own traceback is in the worker's log
+                cause = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+                raise RunFailedError(f"a run failed under Ray: {cause}") from err
             bar.update(len(finished))
     finally:
         if started:
@@ -270,5 +289,8 @@ def _scalar(value: Any) -> Any:
         value, default_flow_style=True).strip()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a sweep's own child process: the allocator setting the command has
+    from untwine.train.fast import keep_freed_memory
+
+    keep_freed_memory()
     execute(sys.argv[1], int(sys.argv[2]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from untwine.explain.baselines import attributions, comparison_figure
 from untwine.explain.classifiers import EndToEnd, Kind, train_classifier
@@ -80,7 +80,10 @@ def _indices(spec: str, size: int) -> np.ndarray | None:
 def _picture(path: Path, dataset) -> torch.Tensor:
     """One picture file resized to the dataset's size: [1, C, S, S] in [0, 1]."""
     mode = "L" if dataset.channels == 1 else "RGB"
-    picture = Image.open(path).convert(mode).resize((dataset.size, dataset.size), Image.BILINEAR)
+    try:
+        picture = Image.open(path).convert(mode).resize((dataset.size, dataset.size), Image.BILINEAR)
+    except (UnidentifiedImageError, OSError) as err:  # a text file, a truncated PNG, ...
+        raise ValueError(f"--images {path}: not an image file Pillow can read ({err})") from err
     array = np.asarray(picture, dtype=np.float32).reshape(dataset.size, dataset.size, -1) / 255
     return torch.from_numpy(array).permute(2, 0, 1)[None].contiguous()
 
