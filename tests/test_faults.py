@@ -59,8 +59,19 @@ class Kill:
     landed: str  # what the run directories held right after it
 
 
+def _glob(root: Path, pattern: str) -> list[Path]:
+    """``root.rglob(pattern)`` while a killed sweep's children may still be removing folders (they
+    die a moment after the sweep does): a folder that vanishes mid-walk is retried, not an error."""
+    for _ in range(50):
+        try:
+            return list(root.rglob(pattern))
+        except FileNotFoundError:
+            time.sleep(0.02)
+    return list(root.rglob(pattern))
+
+
 def _run_dirs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.rglob("config.yaml") if "configs" not in p.parts)
+    return sorted(p.parent for p in _glob(root, "config.yaml") if "configs" not in p.parts)
 
 
 def _where(root: Path) -> str:
@@ -72,12 +83,18 @@ def _where(root: Path) -> str:
         step = load_state(state)["progress"]["step"] if state.exists() else "none"
         flags = [f for f, file in (("summary", "summary.json"), ("eval", "eval.json")) if (run / file).exists()]
         parts.append(f"{run.relative_to(root)}: checkpoint {step}{' +' + '+'.join(flags) if flags else ''}")
-    orphans = [p.name for p in root.rglob(f"*{TEMPORARY_SUFFIX}")]
+    orphans = [p.name for p in _glob(root, f"*{TEMPORARY_SUFFIX}")]
     return "; ".join(parts or ["no run directory yet"]) + (f"; orphan {orphans}" if orphans else "")
 
 
 def _logged_lines(root: Path) -> int:
-    return sum(len(p.read_text().splitlines()) for p in root.rglob("metrics.jsonl"))
+    lines = 0
+    for path in _glob(root, "metrics.jsonl"):
+        try:
+            lines += len(path.read_text().splitlines())
+        except FileNotFoundError:  # replaced or removed between the walk and the read
+            pass
+    return lines
 
 
 def _kill_and_resume(command: list[str], root: Path, label: str, kills: int, rng: random.Random,
