@@ -8,13 +8,13 @@ import torch
 import yaml
 
 from untwine.config import validate_config
-from untwine.protocols import evaluate_run
-from untwine.report.classifier import (
+from untwine.explain.run_classifier import (
     CLASSIFIER_CONFIG,
     CLASSIFIER_WEIGHTS,
     ClassifierConfig,
     build_classifier,
 )
+from untwine.protocols import evaluate_run
 from untwine.run import load_run, train
 from untwine.train.checkpoint import save_weights
 

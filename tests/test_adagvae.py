@@ -138,7 +138,7 @@ def test_shared_dimensions_are_counted_against_the_changed_factors(tmp_path):
     import numpy as np
 
     from untwine.data import longitudinal
-    from untwine.explain.shared import shared_dimensions_protocol, summarize_shared
+    from untwine.protocols.shared_dimensions import shared_dimensions_protocol, summarize_shared
 
     shared = np.array([[True, False], [True, True], [False, True]])
     changed = np.array([[False, True, False], [False, False, False], [True, False, False]])

@@ -211,7 +211,7 @@ def test_rationale_runs_as_a_job_with_progress(client):
 def test_a_broken_classifier_config_stops_the_explorer_with_a_message_naming_the_file(tmp_path_factory, tmp_path):
     import shutil
 
-    from untwine.report.classifier import CLASSIFIER_CONFIG
+    from untwine.explain.run_classifier import CLASSIFIER_CONFIG
 
     a, _ = tiny_runs(tmp_path_factory.getbasetemp())
     copy = tmp_path / "copy"

@@ -10,8 +10,8 @@ from untwine.cli import main
 from untwine.config import validate_config
 from untwine.data.blobs import blob_region
 from untwine.explain.baselines import METHODS, attributions, superpixels
+from untwine.explain.run_classifier import load_classifier
 from untwine.explain.sanity import region_mass
-from untwine.report.classifier import load_classifier
 from untwine.run import train
 
 

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from untwine.cli import main
-from untwine.config import ConfigError, load_config
+from untwine.config import ConfigError
+from untwine.experiment import load_config
 
 TINY = {
     "name": "tiny",

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from untwine.cli import main
-from untwine.explain.grouped_figures import MIC_FIGURE, MIG_FIGURE, columns, mic_figure, mig_figure
+from untwine.report.grouped_figures import MIC_FIGURE, MIG_FIGURE, columns, mic_figure, mig_figure
 
 
 def fake_run(root, name: str, seed: int, model: dict, mig: float, mic: tuple[float, float, float]):

@@ -11,9 +11,9 @@ from torch.distributions import Bernoulli, Independent
 from untwine.config import validate_config
 from untwine.data import shapes
 from untwine.metrics import MetricError
-from untwine.metrics.grouped_protocol import grouped
 from untwine.models import build_model, model_config
 from untwine.protocols import PROTOCOLS, ProtocolResult, run_protocol
+from untwine.protocols.grouped import grouped
 
 
 @pytest.fixture(scope="module")

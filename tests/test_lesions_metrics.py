@@ -18,8 +18,8 @@ from untwine.data.mask_factors import binarize_at_median, mask_factors, measure_
 from untwine.metrics import MetricError
 from untwine.metrics.clustering import gmm_nmi
 from untwine.metrics.few_label import few_label_accuracy
-from untwine.metrics.lesions import one_vs_all
 from untwine.metrics.psnr import psnr
+from untwine.protocols.lesions import one_vs_all
 
 
 def test_psnr_matches_scikit_image_per_image_and_a_closed_form():

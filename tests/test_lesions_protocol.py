@@ -13,9 +13,9 @@ from skimage.draw import ellipse
 from untwine.cli import main
 from untwine.data import ImageSet
 from untwine.explain.walk import walk
-from untwine.metrics.lesions import lesions
 from untwine.metrics.mig import mig
 from untwine.models import build_model, model_config
+from untwine.protocols.lesions import lesions
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -13,9 +13,9 @@ from torch import nn
 
 from untwine.data import shapes
 from untwine.metrics import MetricError
-from untwine.metrics.evaluate import encode, evaluate
 from untwine.models.base import Posterior
 from untwine.protocols import ProtocolResult, format_scores, run_protocol, write_evaluation
+from untwine.protocols.disentanglement import encode, evaluate
 
 
 class PixelReader(nn.Module):

@@ -17,9 +17,9 @@ from untwine.data.errors import DataError
 from untwine.data.shapes import grid_factors
 from untwine.metrics import MetricError
 from untwine.metrics.variance import decoder_jacobians, factor_variance, jacobian_variance
-from untwine.metrics.variance.report import dataset_variance, model_variance
 from untwine.models import build_model, model_config
 from untwine.protocols import evaluate_run, read_evaluation
+from untwine.protocols.variance import dataset_variance, model_variance
 from untwine.run import train
 
 

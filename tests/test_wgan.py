@@ -6,10 +6,10 @@ import torch
 
 from untwine.config import validate_config
 from untwine.data import blobs
-from untwine.models.inversion import GANInversion, InversionConfig, held_out_error, laplacian_l1
+from untwine.models.inversion import InversionConfig, held_out_error, laplacian_l1
 from untwine.models.wgan import WGANGP, WGANConfig, gradient_penalty
 from untwine.nn.gan import DCGANCritic, DCGANGenerator
-from untwine.run import train
+from untwine.run import build_model, train
 from untwine.train.checkpoint import load_state
 from untwine.train.fit import fit
 
@@ -91,7 +91,7 @@ def test_inversion_lowers_the_reconstruction_error_on_held_out_images(tmp_path):
     gan_run, _ = train(validate_config(values), progress=False)
     assert (gan_run.dir / "figures" / "samples.png").exists()
     held_in, held_out = blobs(n=400).split(0.25, seed=1)
-    model = GANInversion(InversionConfig(generator=str(gan_run.dir), channels=1, size=28, latent_dim=8,
+    model = build_model(InversionConfig(generator=str(gan_run.dir), channels=1, size=28, latent_dim=8,
                                          width=8))
     frozen = {k: v.clone() for k, v in model.generator.state_dict().items()}
     before = held_out_error(model, held_out)
@@ -109,4 +109,4 @@ def test_an_inversion_of_a_generator_of_another_shape_is_refused(tmp_path):
               "train": {"steps": 1, "batch_size": 16, "device": "cpu"}}
     gan_run, _ = train(validate_config(values), progress=False)
     with pytest.raises(ValueError, match="latent_dim"):
-        GANInversion(InversionConfig(generator=str(gan_run.dir), channels=1, size=28, latent_dim=9, width=8))
+        build_model(InversionConfig(generator=str(gan_run.dir), channels=1, size=28, latent_dim=9, width=8))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from untwine.metrics.evaluate import evaluate
-from untwine.metrics.variance import report
+from untwine.protocols import variance as report
+from untwine.protocols.disentanglement import evaluate
 from untwine.run import SUMMARY_FILE, load_run
 
 

@@ -23,12 +23,13 @@ def _print_run(run, result=None) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from untwine.config import apply_overrides, read_yaml, validate_config
+    from untwine.config import apply_overrides, read_yaml
+    from untwine.experiment import validate_experiment
     from untwine.run import train
 
     with resources.as_file(resources.files("untwine.configs") / DEMO_CONFIG) as path:
         values = apply_overrides(read_yaml(path), [f"output={args.output}", *args.set])
-        config = validate_config(values, origin=f"demo config ({path})")
+        config = validate_experiment(values, origin=f"demo config ({path})")
     print(f"untwine demo: {config.model.name} on rendered shapes, {config.train.steps} steps")
     run, result = train(config)
     _print_run(run, result)
@@ -38,13 +39,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from untwine.config import apply_overrides, load_config, read_yaml, validate_config
-    from untwine.run import CONFIG_FILE, train
+    from untwine.experiment import load_config, resume_config
+    from untwine.run import train
 
     if args.resume:
-        config_path = Path(args.resume) / CONFIG_FILE
-        values = apply_overrides(read_yaml(config_path), args.set)
-        config = validate_config(values, origin=str(config_path))
+        config = resume_config(args.resume, args.set)
     elif args.config:
         config = load_config(args.config, args.set)
     else:
@@ -54,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from untwine.run import run_all
+    from untwine.experiment import run_all
 
     runs = run_all(args.path, args.set)
     print(f"\n{len(runs)} run(s):")
@@ -81,10 +80,16 @@ def cmd_traverse(args: argparse.Namespace) -> None:
 def _evaluate(run, protocol: str, options: dict, seed: int, split: str) -> None:
     import time
 
+    from pydantic import ValidationError
+
+    from untwine.core.options import one_line
     from untwine.protocols import EVAL_FILE, evaluate_run, format_scores
 
     began = time.time()
-    result = evaluate_run(run, protocol, split, seed, options)
+    try:
+        result = evaluate_run(run, protocol, split, seed, options)
+    except ValidationError as err:  # the options given with --set, --metrics or --n
+        raise ValueError(f"protocol {protocol!r}: {one_line(err)}") from err
     print(format_scores(result.scores))
     print(f"scores: {(run.dir / EVAL_FILE).resolve()}")
     for figure in sorted((run.dir / "figures").glob("*.png")):
@@ -92,24 +97,13 @@ def _evaluate(run, protocol: str, options: dict, seed: int, split: str) -> None:
             print(f"figure: {figure.resolve()}")
 
 
-def _key_values(items: list[str], flag: str) -> dict:
-    import yaml
-
-    values = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} n=5000")
-        values[key] = yaml.safe_load(raw)
-    return values
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from untwine.core.options import parse_assignments
     from untwine.run import load_run
 
-    options = _key_values(args.option, "--option")
+    options = parse_assignments(args.set, "--set", "n=5000")
     if args.metrics is not None:
-        options["metrics"] = args.metrics.split(",")
+        options["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if args.n is not None:
         options["n"] = args.n
     _evaluate(load_run(args.run), args.protocol, options, args.seed, args.split)
@@ -122,7 +116,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     table = summarize(collect(args.paths), split(args.columns), split(args.rows))
     text = table.format(args.format)
     if args.out:
-        from untwine.train.checkpoint import atomic_write_text
+        from untwine.core.io import atomic_write_text
 
         atomic_write_text(Path(args.out), text + "\n")
         print(f"table: {Path(args.out).resolve()}")
@@ -139,7 +133,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from untwine.explain.grouped_figures import grouped_figures
+    from untwine.report.grouped_figures import grouped_figures
 
     out = Path(args.out) if args.out else Path(args.paths[0]) / "figures"
     for path in grouped_figures(args.paths, out):
@@ -150,16 +144,16 @@ def cmd_variance(args: argparse.Namespace) -> None:
     """Dataset measures of a data source, a config's data, or a run's data (and its decoder's)."""
     import json
 
-    import yaml
-
     from untwine.config import read_yaml, validate_config
-    from untwine.metrics.variance import report
+    from untwine.core.io import atomic_write_text
+    from untwine.core.options import parse_assignments
+    from untwine.protocols import variance as report
     from untwine.run import CONFIG_FILE, build_dataset, load_run
 
     target = Path(args.target)
     run = load_run(target) if (target / CONFIG_FILE).is_file() else None
-    if args.option and (run is not None or target.suffix in (".yaml", ".yml")):
-        raise ValueError(f"--option sets a source's options; {args.target} is a run or a config "
+    if args.set and (run is not None or target.suffix in (".yaml", ".yml")):
+        raise ValueError(f"--set/--option sets a source's options; {args.target} is a run or a config "
                          "whose data section already holds them")
     if run is not None:
         dataset, stem = run.dataset(), run.dir / "variance"
@@ -168,13 +162,7 @@ def cmd_variance(args: argparse.Namespace) -> None:
             values = read_yaml(target)
             data = values.get("data", values) if isinstance(values, dict) else values
         else:
-            options = {}
-            for item in args.option:
-                key, sep, raw = item.partition("=")
-                if not sep or not key:
-                    raise ValueError(f"--option {item!r}: expected KEY=VALUE, e.g. --option size=32")
-                options[key] = yaml.safe_load(raw)
-            data = {"source": args.target, "options": options}
+            data = {"source": args.target, "options": parse_assignments(args.set, "--set", "size=32")}
         # a run config around the data section, so that source and options are checked as in a run
         config = validate_config({"name": "variance", "data": data, "model": {"name": "vae"}},
                                  origin=str(args.target))
@@ -195,7 +183,7 @@ def cmd_variance(args: argparse.Namespace) -> None:
         payload["parameters"] |= {"points": args.points, "rank_tolerance": args.rank_tolerance}
     figure = stem.parent / "figures" / "variance.png" if run is not None else stem.with_suffix(".png")
     report.variance_figure(figure, data_result, decoder_result, title=dataset.name)
-    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2))
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(payload, indent=2))
     print(f"measures: {stem.with_suffix('.json').resolve()}")
     print(f"figure: {figure.resolve()}")
 
@@ -226,9 +214,35 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.runs, host=args.host, port=args.port)
 
 
+def _needs(registry) -> str:
+    """Names with what each needs: ``adagvae (needs pairs)``."""
+    def one(name: str) -> str:
+        needs = sorted(registry.entry(name).needs)
+        return f"{name} (needs {', '.join(needs)})" if needs else name
+
+    return ", ".join(one(name) for name in registry)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from untwine.core.version import __version__
+    from untwine.data import SOURCES
+    from untwine.metrics import DEFAULT_METRICS, METRICS
+    from untwine.models import MODELS
+    from untwine.nn import ARCHITECTURES
+    from untwine.protocols import PROTOCOLS
+
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
+    parser.add_argument("--version", action="version", version=f"untwine {__version__}")
+    registries = argparse.RawDescriptionHelpFormatter
+    config_names = "\n".join([
+        "what a config may name (untwine's registries):",
+        f"  model.name          {_needs(MODELS)}",
+        f"  model.architecture  {ARCHITECTURES.help_text()}",
+        f"  data.source         {SOURCES.help_text()}",
+        f"  evaluate.protocol   {_needs(PROTOCOLS)}",
+        f"  options.metrics     {METRICS.help_text()}",
+    ])
     sub = parser.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. --set model.beta=6 (repeatable)")
@@ -238,13 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--set", **overrides)
     demo.set_defaults(func=cmd_demo)
 
-    train = sub.add_parser("train", help="train one run from a YAML config, or resume one")
+    train = sub.add_parser("train", help="train one run from a YAML config, or resume one",
+                           epilog=config_names, formatter_class=registries)
     train.add_argument("config", nargs="?", help="CONFIG.yaml")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     train.add_argument("--set", **overrides)
     train.set_defaults(func=cmd_train)
 
-    run = sub.add_parser("run", help="train one config or every config in a folder, skipping finished runs")
+    run = sub.add_parser("run", help="train one config or every config in a folder, skipping finished runs",
+                         epilog=config_names, formatter_class=registries)
     run.add_argument("path", help="a YAML config or a folder of them")
     run.add_argument("--set", **overrides)
     run.set_defaults(func=cmd_run)
@@ -256,12 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.set_defaults(func=cmd_traverse)
     evaluate = sub.add_parser("evaluate", help="score a run with a protocol (default: MIG, DCI, SAP, ...)")
     evaluate.add_argument("run", help="run directory")
-    evaluate.add_argument("--protocol", default="disentanglement",
-                          help="an evaluation protocol (default: disentanglement)")
-    evaluate.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                          help="a protocol option, e.g. --option n=5000 (repeatable)")
-    evaluate.add_argument("--metrics", help="disentanglement: comma-separated, of mig,dci,sap,"
-                          "modularity,explicitness,factorvae,betavae (default: the first five)")
+    evaluate.add_argument("--protocol", default="disentanglement", choices=PROTOCOLS.names(),
+                          metavar="PROTOCOL", help="an evaluation protocol, one of "
+                          f"{PROTOCOLS.help_text()} (default: disentanglement)")
+    evaluate.add_argument("--set", "--option", action="append", default=[], metavar="KEY=VALUE",
+                          dest="set", help="a protocol option, e.g. --set n=5000 (repeatable)")
+    evaluate.add_argument("--metrics", help="disentanglement: comma-separated, of "
+                          f"{METRICS.help_text(',')} (default: {','.join(DEFAULT_METRICS)})")
     evaluate.add_argument("--n", type=int, help="disentanglement: training points (test: n // 2)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--split", choices=("all", "train", "test"), default="all",
@@ -291,9 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     variance = sub.add_parser("variance", help="how much variance each factor induces, how consistently; "
                                                "for a run also the decoder's local principal directions")
-    variance.add_argument("target", help="a run directory, a YAML config (its data section) or a source name")
-    variance.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                          help="an option of the source named by TARGET, e.g. --option size=32")
+    variance.add_argument("target", help="a run directory, a YAML config (its data section) or a source "
+                          f"name: {SOURCES.help_text()}")
+    variance.add_argument("--set", "--option", action="append", default=[], metavar="KEY=VALUE",
+                          dest="set", help="an option of the source named by TARGET, e.g. --set size=32")
     variance.add_argument("--bases", type=int, default=200, help="base points per factor (default 200)")
     variance.add_argument("--points", type=int, default=200, help="latent points for a run's decoder")
     variance.add_argument("--rank-tolerance", type=float, default=0.1,

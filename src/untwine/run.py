@@ -17,20 +17,21 @@ from pathlib import Path
 
 import torch
 
-import untwine
 from untwine.config import (
     ConfigError,
     DataConfig,
     RunConfig,
-    data_sources,
     dump_config,
-    load_config,
     read_yaml,
     validate_config,
 )
+from untwine.core.version import __version__
+from untwine.data import SOURCES
 from untwine.data.imageset import ImageSet
 from untwine.data.pairs import PairSet
-from untwine.models import Model, build_model
+from untwine.explain.traverse import save_traversal_figure
+from untwine.models import MODELS, Model, ModelConfig
+from untwine.models.wgan import save_samples_figure
 from untwine.train.checkpoint import atomic_write_text, load_weights
 from untwine.train.fit import WEIGHTS_FILE, FitResult, fit
 
@@ -40,11 +41,20 @@ SUMMARY_FILE = "summary.json"
 
 def build_dataset(config: DataConfig):
     """The ImageSet a data section describes."""
-    return data_sources()[config.source](**config.options)
+    return SOURCES[config.source](**config.options)
+
+
+def build_model(config: ModelConfig) -> Model:
+    """The model a config names, with what its registry entry needs that lives in other runs
+    (``generator``: the trained WGAN of ``model.generator``)."""
+    parts = {}
+    if "generator" in MODELS.entry(config.name).needs:
+        parts["generator"] = load_run(config.generator).model
+    return MODELS[config.name](config, **parts)
 
 
 def _versions() -> dict[str, str]:
-    return {"untwine": untwine.__version__, "torch": torch.__version__,
+    return {"untwine": __version__, "torch": torch.__version__,
             "python": platform.python_version()}
 
 
@@ -91,9 +101,6 @@ def _same_experiment(old: RunConfig, new: RunConfig) -> bool:
 
 def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tuple[Run, FitResult]:
     """Train the run a config describes, resuming from its checkpoint if one exists."""
-    from untwine.explain.traverse import save_traversal_figure
-    from untwine.models.wgan import save_samples_figure
-
     run_dir = config.run_dir
     train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
     config = resolve(config, train_set)
@@ -182,7 +189,7 @@ def config_files(path: Path | str) -> list[Path]:
     raise ConfigError(f"{path}: no such config file or folder")
 
 
-def _finished_as(config: RunConfig) -> bool:
+def finished_as(config: RunConfig) -> bool:
     """The run directory holds a finished run of this config with at least as many steps."""
     previous = config.run_dir / CONFIG_FILE
     if not (config.run_dir / SUMMARY_FILE).exists() or not previous.exists():
@@ -191,36 +198,3 @@ def _finished_as(config: RunConfig) -> bool:
     return old.train.steps >= config.train.steps and _same_experiment(old, config)
 
 
-def evaluate_as_configured(run: Run) -> None:
-    """Apply the run's evaluate section, skipping protocols eval.json already holds as configured."""
-    from untwine.protocols import evaluate_run, evaluated_as
-
-    for spec in run.config.evaluate:
-        if evaluated_as(run.dir, spec.protocol, spec.split, spec.seed, spec.options):
-            print(f"skip {run.dir}: {spec.protocol} already in eval.json")
-            continue
-        print(f"evaluate {run.dir}: {spec.protocol} on the {spec.split} split")
-        evaluate_run(run, spec.protocol, spec.split, spec.seed, spec.options)
-
-
-def run_all(path: Path | str, overrides=(), progress: bool = True) -> list[Run]:
-    """Train every config under ``path`` (one run per seed when it lists ``seeds``) one after
-    another, then evaluate each as its ``evaluate`` section says; finished work is skipped, so an
-    interrupted ``untwine run`` picks up where it stopped.
-
-    Configs are all validated first, so a typo in the tenth file stops nothing midway.
-    """
-    configs = [one for file in config_files(path) for one in load_config(file, overrides).per_seed()]
-    runs = []
-    for config in configs:
-        if _finished_as(config):
-            print(f"skip {config.run_dir}: finished")
-            run = load_run(config.run_dir)
-            # the evaluate section may have changed since training; the file's config has the old one
-            run = Run(run.dir, run.config.model_copy(update={"evaluate": config.evaluate}), run.model)
-        else:
-            # train() resumes (e.g. to more steps) or refuses a run directory holding another config
-            run = train(config, resume=True, progress=progress)[0]
-        evaluate_as_configured(run)
-        runs.append(run)
-    return runs

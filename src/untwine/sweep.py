@@ -38,36 +38,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from tqdm.auto import tqdm
 
-from untwine.config import (
-    ConfigError,
-    RunConfig,
-    apply_overrides,
-    describe_errors,
-    read_yaml,
-    validate_config,
-)
+from untwine.config import ConfigError, RunConfig, read_yaml
+from untwine.core.options import Strict, apply_overrides, describe_errors
+from untwine.experiment import validate_experiment
 
 SUMMARY = "summary"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Resources(_Strict):
+class Resources(Strict):
     cpus: int = Field(1, ge=1, description="torch threads per run, and Ray's num_cpus")
     gpus: float = Field(0, ge=0, description="Ray's num_gpus per run")
 
 
-class RayOptions(_Strict):
+class RayOptions(Strict):
     address: str | None = Field(None, description="an existing cluster (ray://host:10001 or auto)")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a Ray started here (default: all)")
 
 
-class SweepConfig(_Strict):
+class SweepConfig(Strict):
     name: str = Field(min_length=1)
     output: str = "runs"
     base: str | None = None
@@ -128,7 +119,7 @@ def expand(sweep: SweepConfig) -> list[tuple[dict[str, Any], RunConfig]]:
             if seed is not None:
                 overrides += [f"seed={seed}", "seeds=null"]
             values = apply_overrides(sweep.config or {}, overrides)
-            config = validate_config(values, origin=f"sweep {sweep.name}, run {label}")
+            config = validate_experiment(values, origin=f"sweep {sweep.name}, run {label}")
             seeds = config.per_seed() if seed is None else [
                 config.model_copy(update={"name": f"{config.name}/seed{seed}"})]
             runs += [({**varied, "seed": one.seed}, one) for one in seeds]
@@ -141,9 +132,9 @@ def expand(sweep: SweepConfig) -> list[tuple[dict[str, Any], RunConfig]]:
 
 def _done(config: RunConfig) -> bool:
     from untwine.protocols import evaluated_as
-    from untwine.run import _finished_as
+    from untwine.run import finished_as
 
-    return _finished_as(config) and all(
+    return finished_as(config) and all(
         evaluated_as(config.run_dir, e.protocol, e.split, e.seed, e.options) for e in config.evaluate)
 
 
@@ -151,7 +142,7 @@ def execute(config_path: str, threads: int) -> str:
     """Train and evaluate one run of a sweep (in a child process or a Ray worker)."""
     import torch
 
-    from untwine.run import run_all
+    from untwine.experiment import run_all
 
     torch.set_num_threads(threads)
     return str(run_all(config_path, progress=False)[0].dir)

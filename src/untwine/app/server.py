@@ -40,14 +40,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from untwine.app.images import MAX_UPLOAD_BYTES, UploadError, decode_upload, to_png
-from untwine.explain.traverse import image_grid, kl_per_dimension
-from untwine.models.likelihood import mean_image
-from untwine.report.classifier import (
+from untwine.explain.run_classifier import (
     LatentClassifier,
     RationaleFn,
     compute_rationale,
     load_classifier,
 )
+from untwine.explain.traverse import image_grid, kl_per_dimension
+from untwine.models.likelihood import mean_image
 from untwine.run import Run, load_run
 
 Z_LIMIT = 10.0  # |z_d| beyond this is far outside any N(0, 1) prior: a client error, not a request

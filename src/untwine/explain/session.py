@@ -17,7 +17,7 @@ from PIL import Image
 from untwine.explain.baselines import attributions, comparison_figure
 from untwine.explain.classifiers import EndToEnd, Kind, train_classifier
 from untwine.explain.rationale import pair_of, rationale, rationale_figure
-from untwine.report.classifier import (
+from untwine.explain.run_classifier import (
     CLASSIFIER_CONFIG,
     CLASSIFIER_WEIGHTS,
     ClassifierConfig,
@@ -41,7 +41,7 @@ def encode_all(encode, dataset, batch_size: int = 512) -> torch.Tensor:
 def classifier_for(run, kind: Kind = "linear", steps: int = 2000, seed: int = 0) -> torch.nn.Module:
     """The run's latent classifier of ``kind``: trained on its training split's codes and labels and
     kept as RUN/classifier.safetensors + classifier.yaml, where ``untwine report`` and ``untwine serve``
-    find it (report/classifier.py). A kept classifier of another kind or latent size is replaced."""
+    find it (explain/run_classifier.py). A kept classifier of another kind or latent size is replaced."""
     train_set, _ = run.splits()
     if train_set.labels is None:
         raise ValueError(f"{run.dir}: the run's data has no labels to train a latent classifier on")

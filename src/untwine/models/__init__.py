@@ -1,9 +1,17 @@
-"""Models, one file per objective. Add a model with one file and one line in ``MODELS``."""
+"""Models, one file per objective. Add a model with one file and one line in ``MODELS``.
+
+Each entry is the model class (its ``Config`` is the entry's options) and what it needs:
+``needs=("pairs",)`` for a weakly supervised objective that trains on pairs (checked when a config is
+validated: a run config must then have ``data.pairs``), ``needs=("generator",)`` for one built around
+another trained run; ``traits=("encodes",)`` for a model with an encoder (what the evaluation
+protocols and explanations need).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from untwine.core.registry import Registry
 from untwine.models.adagvae import AdaGVAE, AdaGVAEConfig
 from untwine.models.adversarial import AdversarialBetaTCVAE, AdversarialBetaTCVAEConfig
 from untwine.models.autoencoder import GaussianAutoencoder, ModelConfig
@@ -14,28 +22,32 @@ from untwine.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from untwine.models.vae import VAE, BetaVAE, BetaVAEConfig, VAEConfig
 from untwine.models.wgan import WGANGP
 
-MODELS: dict[str, type[Model]] = {
-    "vae": VAE,
-    "betavae": BetaVAE,
-    "betatcvae": BetaTCVAE,
-    "adversarial": AdversarialBetaTCVAE,
-    "grouped": GroupedVAE,
-    "adagvae": AdaGVAE,
-    "wgan": WGANGP,
-    "wgan_inversion": GANInversion,
-}
+ENCODES = ("encodes",)
+
+MODELS: Registry[type[Model]] = Registry("model")
+MODELS.add("vae", VAE, options=VAE.Config, traits=ENCODES)
+MODELS.add("betavae", BetaVAE, options=BetaVAE.Config, traits=ENCODES)
+MODELS.add("betatcvae", BetaTCVAE, options=BetaTCVAE.Config, traits=ENCODES)
+MODELS.add("adversarial", AdversarialBetaTCVAE, options=AdversarialBetaTCVAE.Config, traits=ENCODES)
+MODELS.add("grouped", GroupedVAE, options=GroupedVAE.Config, traits=ENCODES)
+MODELS.add("adagvae", AdaGVAE, options=AdaGVAE.Config, needs=("pairs",), traits=ENCODES)
+MODELS.add("wgan", WGANGP, options=WGANGP.Config)
+MODELS.add("wgan_inversion", GANInversion, options=GANInversion.Config, needs=("generator",),
+           traits=ENCODES)
 
 
 def model_config(values: dict[str, Any]) -> ModelConfig:
-    """Validate a model section against the config class of the model it names."""
+    """Validate a model section against the options of the model it names."""
     name = values.get("name")
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
-    return MODELS[name].Config.model_validate(values)
+        raise ValueError(f"unknown model {name!r}; expected one of {MODELS.names()}")
+    return MODELS.validate(name, values)  # type: ignore[return-value]
 
 
-def build_model(config: ModelConfig) -> Model:
-    return MODELS[config.name](config)
+def build_model(config: ModelConfig, **parts: Any) -> Model:
+    """The model a validated config names; ``parts`` are what its entry needs beyond the config
+    (a trained ``generator``, a user's ``encoder`` and ``decoder``)."""
+    return MODELS[config.name](config, **parts)
 
 
 __all__ = [

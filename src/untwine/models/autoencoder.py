@@ -6,23 +6,20 @@ the likelihoods and the KL terms are written once (models/divergence.py, models/
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from untwine.core.options import Strict
 from untwine.models.base import LossTerms, Model, Posterior
 from untwine.models.likelihood import Likelihood, mean_image
 from untwine.nn import ARCHITECTURES
 from untwine.nn.masked import MaskConfig, expected_open_connections, mask_layers
 
-Architecture = Literal["conv64", "mlp", "resnet", "resnet_leaky"]
+Architecture = ARCHITECTURES.name_type()  # a name in the architecture registry
 
 
-class ModelConfig(BaseModel):
+class ModelConfig(Strict):
     """Fields every model has. ``channels`` and ``size`` are filled from the dataset when omitted."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str
     latent_dim: int = Field(10, ge=1)

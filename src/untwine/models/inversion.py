@@ -22,7 +22,7 @@ from pydantic import Field
 from untwine.data.batch import Batch
 from untwine.models.base import LossTerms, Model, Posterior, TrainingStep
 from untwine.models.likelihood import mean_image
-from untwine.models.wgan import WGANConfig
+from untwine.models.wgan import WGANGP, WGANConfig
 from untwine.nn.gan import DCGANEncoder
 
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
@@ -68,13 +68,16 @@ class GANInversion(Model):
 
     Config = InversionConfig
 
-    def __init__(self, config: InversionConfig) -> None:
+    def __init__(self, config: InversionConfig, generator: WGANGP | None = None) -> None:
+        """``generator`` is the trained WGAN of the run ``config.generator`` names; whoever loads runs
+        (``untwine.run``, which sees that the registry entry needs it) passes it in."""
         super().__init__()
-        from untwine.run import load_run  # a run loads models: import here, not at module level
-
         if config.channels is None or config.size is None:
             raise ValueError("model config needs channels and size (fit() fills them from the data)")
-        trained = load_run(config.generator).model
+        if generator is None:
+            raise ValueError(f"model.generator={config.generator!r}: pass the trained WGAN as "
+                             "generator=load_run(config.generator).model (untwine.run does)")
+        trained = generator
         shape = (trained.config.channels, trained.config.size, trained.latent_dim, trained.config.width)
         wanted = (config.channels, config.size, config.latent_dim, config.width)
         if shape != wanted:

@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from untwine.core.images import image_grid, save_image
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import ModelConfig
 from untwine.models.base import LossTerms, Model, Posterior, TrainingStep
@@ -110,8 +111,6 @@ class WGANGP(Model):
 @torch.no_grad()
 def save_samples_figure(model: Model, path: Path, n: int = 64, seed: int = 0) -> Path:
     """A grid of ``n`` images decoded from z ~ N(0, I) drawn with ``seed`` (PNG)."""
-    from untwine.explain.traverse import image_grid, save_image
-
     device = next(model.parameters()).device
     z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     images = mean_image(model.decode(z)).cpu()

@@ -42,18 +42,18 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 from torch.nn.utils import parametrize
+
+from untwine.core.options import Strict
 
 GAMMA, ZETA = -0.1, 1.1  # the stretch of the hard-concrete interval (Louizos et al. 2018)
 LayerKind = Literal["conv", "linear"]
 
 
-class MaskConfig(BaseModel):
+class MaskConfig(Strict):
     """How a network is masked: the L0 weight λ and the hard-concrete gates' settings."""
-
-    model_config = ConfigDict(extra="forbid")
 
     weight: float = Field(ge=0, description="λ: the loss pays λ for every expected open connection")
     layers: tuple[LayerKind, ...] = Field(

@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
-import untwine
+from untwine.core.version import __version__
 from untwine.explain.rationale import rationale_figure
-from untwine.protocols import read_evaluation
-from untwine.report.classifier import (
+from untwine.explain.run_classifier import (
     RationaleFn,
     compute_rationale,
     find_classifier,
     load_classifier,
 )
+from untwine.protocols import read_evaluation
 from untwine.report.figures import data_uri, training_curves
 from untwine.run import CONFIG_FILE, SUMMARY_FILE, load_run
 from untwine.table import RunScores, summarize
@@ -175,7 +175,7 @@ def render_report(pages: Sequence[RunPage]) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     body = [
         f"<h1>untwine report: {html.escape(names)}</h1>",
-        f'<p class="meta">generated {stamp} by untwine {html.escape(untwine.__version__)}</p>',
+        f'<p class="meta">generated {stamp} by untwine {html.escape(__version__)}</p>',
         "<h2>scores</h2>", scores_table(pages),
         "<h2>training</h2>", training_table(pages),
         _img(data_uri(curves), "every logged term against the training step")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from types import MethodType
 
-from untwine.config import TrainConfig
 from untwine.models.base import Model, TrainingStep
+from untwine.train.config import TrainConfig
 
 PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
 

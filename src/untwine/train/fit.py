@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from untwine.config import TrainConfig
 from untwine.data.augment import augment
 from untwine.data.batch import Batch
 from untwine.models.base import Model
 from untwine.train.checkpoint import load_state, save_state, save_weights
+from untwine.train.config import TrainConfig
 from untwine.train.fast import adam, keep_freed_memory
 from untwine.train.logging import RunLogger
 

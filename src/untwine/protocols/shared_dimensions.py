@@ -19,10 +19,10 @@ from matplotlib.figure import Figure
 
 from untwine.data.pairs import PairSet
 from untwine.metrics._mutual_info import binned_mutual_info
-from untwine.metrics.result import ProtocolResult
 from untwine.models.adagvae import pair_divergence, shared_dimensions
 from untwine.models.base import Posterior
 from untwine.models.divergence import kl_to_standard_normal
+from untwine.protocols.result import ProtocolResult
 
 
 @dataclass

@@ -25,9 +25,10 @@ from typing import Any, get_args
 
 import torch
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from torch import nn
 
+from untwine.core.options import Strict
 from untwine.explain.classifiers import Kind, latent_classifier
 from untwine.explain.rationale import pair_of
 from untwine.explain.rationale import rationale as library_rationale
@@ -37,9 +38,7 @@ CLASSIFIER_WEIGHTS = "classifier.safetensors"
 CLASSIFIER_CONFIG = "classifier.yaml"
 
 
-class ClassifierConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClassifierConfig(Strict):
     kind: str = Field(description="a name in CLASSIFIERS: linear, mlp or resmlp (explain/classifiers.py)")
     classes: list[str] = Field(min_length=2)
     latent_dim: int = Field(ge=1)

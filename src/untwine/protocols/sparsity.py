@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from untwine.metrics.result import ProtocolResult
 from untwine.nn.masked import alive_fractions, masked_layers
+from untwine.protocols.result import ProtocolResult
 
 
 def sparsity(model: torch.nn.Module, dataset, *, seed: int, figures: Path) -> ProtocolResult:

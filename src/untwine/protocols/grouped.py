@@ -26,11 +26,11 @@ import torch
 
 from untwine.metrics._arrays import MetricError
 from untwine.metrics._mutual_info import binned_mutual_info
-from untwine.metrics.evaluate import mi_heatmap
 from untwine.metrics.mic import mic
 from untwine.metrics.mig import mig
-from untwine.metrics.result import ProtocolResult
 from untwine.models.likelihood import reconstruction_loss
+from untwine.protocols.disentanglement import mi_heatmap
+from untwine.protocols.result import ProtocolResult
 
 FIGURE = "grouped_mi_matrix.png"
 

@@ -1,5 +1,6 @@
-"""Encode a dataset once with a trained model and score the codes with the metric suite, and draw
-the MI matrix. The "disentanglement" protocol (untwine/protocols.py) writes both into a run."""
+"""The disentanglement protocol: encode a dataset once with a trained model, score the codes with the
+metrics of ``untwine.metrics.METRICS`` (disentanglement_lib's suite by default), and draw the MI
+matrix; ``untwine evaluate RUN`` writes both into the run."""
 
 from __future__ import annotations
 
@@ -7,25 +8,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
+from untwine.metrics import DEFAULT_METRICS, METRICS, Codes
 from untwine.metrics._arrays import MetricError
 from untwine.metrics._mutual_info import binned_mutual_info
-from untwine.metrics.betavae import betavae_score
-from untwine.metrics.dci import dci
-from untwine.metrics.explicitness import explicitness
-from untwine.metrics.factorvae import factorvae_score
-from untwine.metrics.mic import mic
-from untwine.metrics.mig import mig
-from untwine.metrics.modularity import modularity
-from untwine.metrics.sap import sap
+from untwine.protocols.result import ProtocolResult
 
-DEFAULT_METRICS = ("mig", "dci", "sap", "modularity", "explicitness")
-KNOWN = (*DEFAULT_METRICS, "mic", "factorvae", "betavae")
 BINS = 20
+MetricName = METRICS.name_type()  # checked when the options are validated: any registered metric
 
 
 @dataclass
@@ -89,20 +84,30 @@ def evaluate(
     dci_learner: str = "hist",
     batch_size: int = 256,
     device: torch.device | str | None = None,
+    metric_options: dict[str, dict[str, Any]] | None = None,
 ) -> EvaluationResult:
     """Score ``model`` on ``dataset`` (an ImageSet with factors): n training rows and n // 2 test
     rows (disentanglement_lib's 10,000 / 5,000), encoded once. Factors that take one value in the
     drawn rows cannot be scored and are dropped (listed under parameters["dropped_factors"]).
     "mic" needs ``mic_subset`` (code dimensions, e.g. a Grouped-VAE group); "factorvae" and
     "betavae" sample their own batches through the model with disentanglement_lib's defaults.
+    ``metric_options`` gives any registered metric its options by name (``{"dci": {"learner":
+    "gbt"}}``); ``dci_learner`` and ``mic_subset`` are shortcuts for the two the papers vary.
     """
-    unknown = [m for m in metrics if m not in KNOWN]
+    unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise MetricError(f"unknown metrics {unknown}; choose from {list(KNOWN)}")
+        raise MetricError(f"unknown metrics {unknown}; choose from {METRICS.names()}")
     if "mic" in metrics and mic_subset is None:
         raise MetricError("metric 'mic' needs mic_subset, the code dimensions of the group")
+    if n < 2:
+        raise MetricError(f"n={n}: the metrics need at least 2 training rows")
     if getattr(dataset, "factors", None) is None:
         raise MetricError("the dataset has no factors; the metrics compare codes with factors")
+    options = {name: dict(values) for name, values in (metric_options or {}).items()}
+    options.setdefault("dci", {}).setdefault("learner", dci_learner)
+    if mic_subset is not None:
+        options.setdefault("mic", {}).setdefault("subset", list(mic_subset))
+    validated = {name: METRICS.validate(name, options.get(name)) for name in metrics}
     rng = np.random.default_rng(seed)
     n_test = n // 2
     rows, sampling = _draw_rows(len(dataset), n, n_test, rng)
@@ -116,29 +121,28 @@ def evaluate(
     started = time.perf_counter()
     codes = encode(model, dataset, unique, batch_size, device)[inverse]
     seconds = {"encode": time.perf_counter() - started}
-    z_train, f_train, z_test, f_test = codes[:n], factors[:n], codes[n:], factors[n:]
-    split = (z_train, f_train, z_test, f_test)
+    used = [nm for nm, keep in zip(names, varying, strict=True) if keep]
 
     def run_model(indices: np.ndarray) -> np.ndarray:
         return encode(model, dataset, indices, batch_size, device)
 
-    calls = {
-        "mig": lambda: mig(z_train, f_train, BINS),
-        "dci": lambda: dci(*split, learner=dci_learner, seed=seed),
-        "sap": lambda: sap(*split),
-        "modularity": lambda: modularity(z_train, f_train, BINS),
-        "explicitness": lambda: explicitness(*split),
-        "mic": lambda: mic(z_train, f_train, mic_subset or (), BINS),
-        "factorvae": lambda: factorvae_score(dataset, run_model, seed=seed),
-        "betavae": lambda: betavae_score(dataset, run_model, seed=seed),
-    }
-    results = {}
+    inputs = Codes(codes[:n], factors[:n], codes[n:], factors[n:], used, seed=seed, bins=BINS,
+                   dataset=dataset, encode=run_model)
+    results, scores = {}, {}
+    parameters: dict[str, Any] = {}
     for name in metrics:
+        entry = METRICS.entry(name)
+        chosen = validated[name]
         started = time.perf_counter()
-        results[name] = calls[name]()
+        results[name] = entry.fn(inputs, **{k: getattr(chosen, k) for k in type(chosen).model_fields})
         seconds[name] = time.perf_counter() - started
-    mi, entropy = binned_mutual_info(z_train, f_train, BINS)
-    used = [nm for nm, keep in zip(names, varying, strict=True) if keep]
+        for suffix, value in entry.extra.get("scores", _score)(results[name], used).items():
+            scores[f"{name}{suffix}"] = float(value)
+        for key, value in chosen.model_dump(mode="json").items():
+            parameters[f"{name}.{key}"] = value
+        for key, value in entry.extra.get("parameters", {}).items():
+            parameters[f"{name}.{key}"] = value
+    mi, entropy = binned_mutual_info(inputs.train, inputs.train_factors, BINS)
     parameters = {
         "n_train": n,
         "n_test": n_test,
@@ -148,38 +152,13 @@ def evaluate(
         "code_dimensions": int(codes.shape[1]),
         "factors": used,
         "dropped_factors": [nm for nm, keep in zip(names, varying, strict=True) if not keep],
+        **parameters,
     }
-    if "dci" in metrics:
-        parameters["dci.learner"] = dci_learner
-    if "sap" in metrics:
-        parameters["sap.variant"] = "discrete, LinearSVC(C=0.01, class_weight='balanced')"
-    if "mic" in metrics:
-        parameters["mic.subset"] = list(results["mic"].subset)
-    return EvaluationResult(_flatten(results, used), parameters, mi, entropy, used, seconds, results)
+    return EvaluationResult(scores, parameters, mi, entropy, used, seconds, results)
 
 
-def _flatten(results: dict[str, Any], factor_names: list[str]) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for name, r in results.items():
-        if name == "dci":
-            for key in (
-                "disentanglement",
-                "completeness",
-                "informativeness_train",
-                "informativeness_test",
-            ):
-                scores[f"dci.{key}"] = getattr(r, key)
-        elif name == "explicitness":
-            scores["explicitness.train"], scores["explicitness.test"] = r.train, r.test
-        elif name in ("factorvae", "betavae"):
-            scores[f"{name}.train_accuracy"] = r.train_accuracy
-            scores[f"{name}.eval_accuracy"] = r.eval_accuracy
-        elif name == "mic":
-            for factor, value in zip(factor_names, r.per_factor, strict=True):
-                scores[f"mic.{factor}"] = float(value)
-        else:
-            scores[name] = r.score
-    return scores
+def _score(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
+    return {"": float(result.score)}
 
 
 def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: Sequence[str], path: Path) -> None:
@@ -210,3 +189,35 @@ def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: Sequence[str],
     fig.colorbar(image, ax=ax, fraction=0.04)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def disentanglement(
+    model: torch.nn.Module,
+    dataset,
+    *,
+    seed: int,
+    figures: Path,
+    metrics: tuple[MetricName, ...] = DEFAULT_METRICS,
+    n: Annotated[int, Field(ge=2)] = 10_000,
+    dci_learner: Literal["hist", "gbt"] = "hist",
+    mic_subset: list[int] | None = None,
+    metric_options: dict[str, dict[str, Any]] | None = None,
+) -> ProtocolResult:
+    """The disentanglement_lib suite against the dataset's factors (MIG, DCI, SAP, modularity,
+    explicitness by default; any registered metric by name), and the MI matrix heatmap as
+    figures/mi_matrix.png."""
+    result = evaluate(model, dataset, metrics=metrics, n=n, seed=seed, mic_subset=mic_subset,
+                      dci_learner=dci_learner, metric_options=metric_options)
+    figures.mkdir(parents=True, exist_ok=True)
+    mi_heatmap(result.mutual_info, result.entropy, result.factor_names, figures / "mi_matrix.png")
+    details = {
+        "seconds": result.seconds,
+        "mutual_info": {
+            "unit": "nats",
+            "layout": "[code dimension][factor]",
+            "factors": result.factor_names,
+            "matrix": result.mutual_info.tolist(),
+            "factor_entropy": result.entropy.tolist(),
+        },
+    }
+    return ProtocolResult(result.scores, result.parameters, details)

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from untwine.metrics._arrays import MetricError
-from untwine.metrics.result import ProtocolResult
 from untwine.metrics.variance.measures import (
     DecoderVarianceResult,
     FactorVarianceResult,
@@ -18,6 +17,7 @@ from untwine.metrics.variance.measures import (
     factor_variance,
     jacobian_variance,
 )
+from untwine.protocols.result import ProtocolResult
 
 
 def dataset_variance(dataset, bases: int | None = 200, seed: int = 0) -> FactorVarianceResult:
@@ -35,8 +35,8 @@ def model_variance(model, dataset, points: int = 200, seed: int = 0,
                    rank_tolerance: float = 0.1) -> DecoderVarianceResult:
     """``jacobian_variance`` of the decoder's mean image at the posterior means of ``points`` rows of
     ``dataset`` drawn with ``seed``: the latent points where the data actually lie."""
-    from untwine.metrics.evaluate import encode
     from untwine.models.likelihood import mean_image
+    from untwine.protocols.disentanglement import encode
 
     rows = np.random.default_rng(seed).choice(len(dataset), size=min(points, len(dataset)), replace=False)
     device = next(model.parameters()).device

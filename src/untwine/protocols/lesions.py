@@ -28,11 +28,11 @@ import torch
 from untwine.data.mask_factors import MASK_FACTOR_NAMES
 from untwine.metrics.clustering import gmm_nmi
 from untwine.metrics.dci import dci
-from untwine.metrics.evaluate import encode
 from untwine.metrics.few_label import few_label_accuracy
 from untwine.metrics.mig import mig
 from untwine.metrics.psnr import psnr
-from untwine.metrics.result import ProtocolResult
+from untwine.protocols.disentanglement import encode
+from untwine.protocols.result import ProtocolResult
 
 BINS = 20
 

@@ -7,81 +7,80 @@ needs the images training never saw declares a ``held_out`` argument and receive
 ``untwine evaluate RUN --protocol NAME`` and ``untwine run`` call them; each writes its section of
 ``eval.json``: ``{protocol: {"scores": ..., "parameters": ..., **details}}``.
 
-Add a protocol with one function in its own file and one line in ``PROTOCOLS``.
+``PROTOCOLS`` is the registry: each entry is the function, its options (from its signature) and
+what it needs: ``encodes`` (a model with an encoder; checked against the model's registry entry when
+a config is validated), ``factors`` or ``labels`` (checked on the dataset before any work), ``pairs``.
+Add a protocol with one function in its own file here and one line in ``PROTOCOLS``.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Sequence
-from functools import cache
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from untwine.explain.shared import shared_dimensions_protocol
-from untwine.metrics.evaluate import DEFAULT_METRICS, evaluate, mi_heatmap
-from untwine.metrics.grouped_protocol import grouped
-from untwine.metrics.lesions import lesions
-from untwine.metrics.result import ProtocolResult
-from untwine.metrics.sparsity import sparsity
-from untwine.metrics.variance.report import variance_protocol
-from untwine.train.checkpoint import atomic_write_text
+from untwine.core.io import atomic_write_text
+from untwine.core.options import describe_errors
+from untwine.core.registry import Registry
+from untwine.models import MODELS
+from untwine.protocols.disentanglement import disentanglement
+from untwine.protocols.grouped import grouped
+from untwine.protocols.lesions import lesions
+from untwine.protocols.result import ProtocolResult
+from untwine.protocols.shared_dimensions import shared_dimensions_protocol
+from untwine.protocols.sparsity import sparsity
+from untwine.protocols.variance import variance_protocol
 
 EVAL_FILE = "eval.json"
 SUPPLIED = ("model", "dataset", "seed", "figures", "held_out")
 
-
-def disentanglement(
-    model: torch.nn.Module,
-    dataset,
-    *,
-    seed: int,
-    figures: Path,
-    metrics: tuple[Literal["mig", "dci", "sap", "modularity", "explicitness", "mic", "factorvae",
-                           "betavae"], ...] = DEFAULT_METRICS,
-    n: int = 10_000,
-    dci_learner: Literal["hist", "gbt"] = "hist",
-    mic_subset: list[int] | None = None,
-) -> ProtocolResult:
-    """The disentanglement_lib suite against the dataset's factors (metrics/evaluate.py), and the
-    MI matrix heatmap as figures/mi_matrix.png."""
-    result = evaluate(model, dataset, metrics=metrics, n=n, seed=seed, mic_subset=mic_subset,
-                      dci_learner=dci_learner)
-    figures.mkdir(parents=True, exist_ok=True)
-    mi_heatmap(result.mutual_info, result.entropy, result.factor_names, figures / "mi_matrix.png")
-    details = {
-        "seconds": result.seconds,
-        "mutual_info": {
-            "unit": "nats",
-            "layout": "[code dimension][factor]",
-            "factors": result.factor_names,
-            "matrix": result.mutual_info.tolist(),
-            "factor_entropy": result.entropy.tolist(),
-        },
-    }
-    return ProtocolResult(result.scores, result.parameters, details)
+PROTOCOLS: Registry = Registry("protocol", supplied=SUPPLIED)
+PROTOCOLS.add("disentanglement", disentanglement, needs=("encodes", "factors"))
+PROTOCOLS.add("lesions", lesions, needs=("encodes",))
+PROTOCOLS.add("grouped", grouped, needs=("encodes", "factors"))
+PROTOCOLS.add("shared_dimensions", shared_dimensions_protocol, needs=("encodes", "factors"))
+PROTOCOLS.add("sparsity", sparsity)
+PROTOCOLS.add("variance", variance_protocol, needs=("encodes", "factors"))
 
 
-PROTOCOLS: dict[str, Callable[..., ProtocolResult]] = {
-    "disentanglement": disentanglement,
-    "lesions": lesions,
-    "grouped": grouped,
-    "shared_dimensions": shared_dimensions_protocol,
-    "sparsity": sparsity,
-    "variance": variance_protocol,
-}
-
-
-@cache
 def protocol_options(name: str) -> type[BaseModel]:
     """The pydantic model of a protocol's options (its keyword arguments but the supplied ones)."""
-    from untwine.config import options_model
+    return PROTOCOLS.options(name)
 
-    return options_model(name, PROTOCOLS[name], exclude=SUPPLIED)
+
+def check_evaluate(specs: Sequence[Any], model_name: str | None = None) -> list[str]:
+    """Problems of a run config's ``evaluate`` section, one indented line each (empty: none):
+    unknown protocols, options they do not take, a protocol that needs an encoder on a model
+    without one."""
+    problems = []
+    for i, spec in enumerate(specs):
+        if spec.protocol not in PROTOCOLS:
+            problems.append(f"  evaluate.{i}.protocol: unknown protocol {spec.protocol!r}; "
+                            f"expected one of {sorted(PROTOCOLS)}")
+            continue
+        try:
+            PROTOCOLS.validate(spec.protocol, spec.options)
+        except ValidationError as err:
+            problems.append(describe_errors(err, ("evaluate", i, "options")))
+        needs = PROTOCOLS.entry(spec.protocol).needs
+        if ("encodes" in needs and model_name in MODELS
+                and "encodes" not in MODELS.entry(model_name).traits):
+            problems.append(f"  evaluate.{i}.protocol: {spec.protocol!r} encodes images, and model "
+                            f"{model_name!r} has no encoder")
+    return problems
+
+
+def _check_dataset(name: str, dataset) -> None:
+    needs = PROTOCOLS.entry(name).needs
+    for kind in ("factors", "labels"):
+        if kind in needs and getattr(dataset, kind, None) is None:
+            raise ValueError(f"protocol {name!r} needs a dataset with {kind}; "
+                             f"{getattr(dataset, 'name', '') or 'this dataset'} has none")
 
 
 def run_protocol(
@@ -98,7 +97,8 @@ def run_protocol(
     if name not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; expected one of {sorted(PROTOCOLS)}")
     fn = PROTOCOLS[name]
-    validated = protocol_options(name).model_validate(options or {})
+    validated = PROTOCOLS.validate(name, options)
+    _check_dataset(name, dataset)
     kwargs = {k: getattr(validated, k) for k in type(validated).model_fields}
     if "held_out" in inspect.signature(fn).parameters:
         kwargs["held_out"] = held_out
@@ -164,6 +164,7 @@ def format_scores(scores: dict[str, float]) -> str:
 
 
 __all__: Sequence[str] = [
-    "PROTOCOLS", "ProtocolResult", "disentanglement", "evaluate_run", "evaluated_as", "format_scores",
+    "EVAL_FILE", "PROTOCOLS", "ProtocolResult", "check_evaluate", "disentanglement", "evaluate_run",
+    "evaluated_as", "format_scores",
     "protocol_options", "read_evaluation", "run_protocol", "write_evaluation",
 ]
