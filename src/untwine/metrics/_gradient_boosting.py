@@ -237,7 +237,7 @@ def _grow_tree(x, order, x_sorted, g, reciprocal, node, leaf, feature, threshold
             for f in range(d_count):
                 tied[f] = candidate[j, f] == top
                 ties += tied[f]
-            pick = np.random.randint(0, ties) if ties > 1 else 0
+            pick = np.random.randint(0, ties) if ties > 1 else 0  # noqa: NPY002 (numba's generator)
             for f in range(d_count):
                 if tied[f]:
                     if pick == 0:
@@ -312,7 +312,7 @@ def _fit(x, order, x_sorted, labels, raw, rounds, learning_rate, seed):
     [D, N] its values, labels [N] class indices, raw [N, T] the starting raw scores (updated in
     place). Returns (feature, threshold, value, the importance sum over the trees that split, their
     number, raw)."""
-    np.random.seed(seed)  # numba's generator, one per thread: the tie draws
+    np.random.seed(seed)  # noqa: NPY002 (numba's generator, one per thread: the tie draws)
     n, d_count = x.shape
     t_count = raw.shape[1]
     multiclass = t_count > 1

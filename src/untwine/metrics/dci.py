@@ -15,7 +15,6 @@ a prediction error), so higher is better, and its train value mostly measures ov
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +23,7 @@ import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
 
 from untwine.metrics import _gradient_boosting
-from untwine.metrics._arrays import MetricError, check_split
+from untwine.metrics._arrays import MetricError, check_split, default_threads
 
 Learner = Literal["gbt", "sklearn"]
 LEARNERS = ("gbt", "sklearn")
@@ -64,11 +63,6 @@ def scores_from_importance(importance: np.ndarray) -> tuple[float, float, np.nda
     disentanglement = float(per_code @ (weights.sum(axis=1) / weights.sum()))
     completeness = float(per_factor @ (weights.sum(axis=0) / weights.sum()))
     return disentanglement, completeness, per_code, per_factor
-
-
-def default_threads() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def dci(

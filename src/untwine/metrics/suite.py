@@ -56,9 +56,10 @@ def mig_metric(codes: Codes):
     return mig(codes.train, codes.train_factors, codes.bins)
 
 
-def dci_metric(codes: Codes, learner: Literal["hist", "gbt"] = "hist"):
-    """Disentanglement, completeness, informativeness (Eastwood & Williams 2018)."""
-    return dci(*codes.split, learner=learner, seed=codes.seed)
+def dci_metric(codes: Codes, learner: Literal["gbt", "sklearn"] = "gbt", threads: int | None = None):
+    """Disentanglement, completeness, informativeness (Eastwood & Williams 2018); learner "gbt" is
+    disentanglement_lib's GradientBoostingClassifier re-implemented, "sklearn" the original."""
+    return dci(*codes.split, learner=learner, seed=codes.seed, threads=threads)
 
 
 def dci_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
@@ -76,9 +77,9 @@ def modularity_metric(codes: Codes):
     return modularity(codes.train, codes.train_factors, codes.bins)
 
 
-def explicitness_metric(codes: Codes):
+def explicitness_metric(codes: Codes, threads: int | None = None):
     """Explicitness (Ridgeway & Mozer 2018): one-vs-rest logistic regression AUC."""
-    return explicitness(*codes.split)
+    return explicitness(*codes.split, threads=threads)
 
 
 def explicitness_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:

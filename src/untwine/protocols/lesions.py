@@ -109,7 +109,7 @@ def lesions(
     realizations: int = 10,
     covariance: Literal["full", "tied", "diag", "spherical"] = "full",
     folds: int = 10,
-    dci_learner: Literal["hist", "gbt"] = "hist",
+    dci_learner: Literal["gbt", "sklearn"] = "gbt",
     traversal_images: list[int] | None = None,
     walk_between: list[int] | None = None,
     walk_dims: int = 4,
