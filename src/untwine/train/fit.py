@@ -110,6 +110,14 @@ def _optimizer_state(state: dict) -> dict:
     }
 
 
+def _set_dataset_size(model: Model, dataset) -> None:
+    """An objective that estimates q(z) over the training set (beta-TCVAE's N) gets that set's size
+    when its config leaves it unset."""
+    config = getattr(model, "config", None)
+    if config is not None and "dataset_size" in type(config).model_fields and config.dataset_size is None:
+        model.config = config.model_copy(update={"dataset_size": len(dataset)})
+
+
 def fit(
     model: Model,
     dataset,
@@ -128,6 +136,7 @@ def fit(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _set_dataset_size(model, dataset)
     device = resolve_device(config.device) if fabric is None else fabric.device
     keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
     memory_format = _memory_format(config, device)
