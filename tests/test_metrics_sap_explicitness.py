@@ -13,7 +13,6 @@ from sklearn.svm import LinearSVC
 from untwine.metrics import MetricError, explicitness, sap
 from untwine.metrics._linear_svc import fit
 
-
 # The problem _linear_svc replays, every option spelled out: liblinear's primal trust-region Newton
 # solver (dual=False) on the squared hinge loss with an l2 penalty and a regularized bias.
 SVC_OPTIONS = dict(C=0.01, class_weight="balanced", penalty="l2", loss="squared_hinge", dual=False,
