@@ -14,29 +14,32 @@ What it reproduces, rule by rule (scikit-learn's ``ensemble/_gb.py``, ``tree/_sp
   negative gradient ``y_k - p_k`` (softmax of the raw scores with the maximum subtracted; two
   classes: scikit-learn's branch at raw > -37 of ``expit(raw) - y``).
 - Trees: depth 3, leaves of >= 1 sample, a node splits when it has >= 2 samples and impurity
-  (``sum y^2 / n - (sum y / n)^2``) above float64's eps. Candidate splits lie between consecutive
-  node values that differ by more than ``FEATURE_THRESHOLD`` = 1e-7 (float32 arithmetic), at the
-  threshold ``a / 2 + b / 2`` in float64; the split maximizes ``S_l^2 / n_l + S_r^2 / n_r``, the
-  proxy of squared-error decrease (scikit-learn >= 1.9; up to 1.8 the default ``friedman_mse`` proxy
-  ``(n_r S_l - n_l S_r)^2 / (n_l n_r)``, which is n times the same decrease, so orders candidates the
-  same way up to rounding). Within a feature the first (lowest) threshold wins ties, as there.
-- Leaf values: one Newton step, ``mean(y - p) / mean(p (1 - p))``, times (K - 1) / K with K > 2
-  classes, 0 when the denominator is below 1e-150; the raw scores grow by 0.1 times it.
+  (``sum y^2 / n - (sum y / n)^2``; a right child's by subtraction from its parent, as the criterion
+  computes it) above float64's eps. Candidate splits lie between consecutive node values that
+  differ by more than ``FEATURE_THRESHOLD`` = 1e-7 (float32 arithmetic), at the threshold
+  ``a / 2 + b / 2`` in float64; the split maximizes ``S_l^2 / n_l + S_r^2 / n_r``, the proxy of
+  squared-error decrease (scikit-learn 1.9; up to 1.8 the default ``friedman_mse`` proxy
+  ``(n_r S_l - n_l S_r)^2 / (n_l n_r)``, n times the same decrease, so the same order of
+  candidates up to rounding).
+- Leaf values: one Newton step, ``mean(y - p) / mean(p (1 - p))`` (numpy's pairwise sums, to the
+  last bit), times (K - 1) / K with K > 2 classes, 0 when the denominator is below 1e-150; the raw
+  scores grow by 0.1 times it.
 - Importances: per tree, the sum over its splits of ``n imp - n_l imp_l - n_r imp_r`` divided by the
   training size; averaged over the trees that split at all, then normalized to sum to 1.
 
-Ties. Candidates whose gains are equal in exact arithmetic come out of floating point a few ulps
-apart, in an order-dependent way; which one scikit-learn keeps is decided by that rounding and by
-its random feature order (``random_state``, which disentanglement_lib leaves unset). Early rounds,
-where the gradient takes a few values, and small nodes are full of such ties (splitting one sample
-off a node of two ties across every feature), and how they are broken shows in the scores. The
-rules here, measured to land inside the spread of scikit-learn's own random states: gains within a
-relative 1e-10 count as equal; within a feature the first (lowest) threshold is kept, as
-scikit-learn's forward scan keeps it; across features one of the tied is drawn uniformly (from
-``seed``), as scikit-learn's random order draws it, and the split's importance is shared equally
-among them, the expectation of that draw. So results equal ``GradientBoostingClassifier``'s
-exactly where no ties occur, and otherwise differ from it as much as its random states differ from
-each other.
+Ties. Candidate splits whose gains are equal in exact arithmetic are common: in the first rounds
+the gradient takes a few values, and in a node of a few samples every feature that isolates the
+same sample gives the same gain. Which one scikit-learn keeps depends on the rounding of its sums
+(in an order that a presorted implementation does not reproduce) and on its random feature order
+(``random_state``, which disentanglement_lib leaves unset), and the choice shows in the scores:
+the same partition of the training samples routes unseen test samples differently. The rules here
+were chosen by measuring against scikit-learn: within a feature, a later threshold replaces the
+best only when its gain is larger by a relative 1e-10, so the first of equal gains is kept, as
+scikit-learn's forward scan mostly keeps it; across features, one of the features whose best gains
+are bitwise equal is drawn uniformly (from ``seed``), as scikit-learn's random order draws it, and
+credited with the split's importance. So the result equals ``GradientBoostingClassifier``'s where
+no two splits tie (to ~1e-15), and elsewhere differs from any one of its random states about as
+much as another random state would.
 """
 
 from __future__ import annotations
