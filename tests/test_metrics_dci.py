@@ -147,7 +147,7 @@ def test_dci_bad_input():
         dci(ztr, ftr[:, :1], zte, fte[:, :1])
     with pytest.raises(MetricError, match="learner must be one of"):
         dci(ztr, ftr, zte, fte, learner="hist")
-    with pytest.raises(MetricError, match="threads must be >= 1; got 0"):
+    with pytest.raises(MetricError, match="threads=0"):
         dci(ztr, ftr, zte, fte, threads=0)
     with pytest.raises(MetricError, match="factors_test has 2 factors but the training split has 3"):
         dci(ztr, ftr, zte, fte[:, :2])

@@ -7,8 +7,6 @@ indices). disentanglement_lib lays both out transposed; untwine follows the rest
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 
@@ -90,8 +88,3 @@ def check_split(
     fte = integer_factors(factors_test, len(zte), ftr.shape[1], name="factors_test")
     return ztr, ftr, zte, fte
 
-
-def default_threads() -> int:
-    """The cores this process may run on: the default ``threads`` of the metrics that fit one
-    classifier per factor."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

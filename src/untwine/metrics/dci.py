@@ -23,7 +23,8 @@ import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
 
 from untwine.metrics import _gradient_boosting
-from untwine.metrics._arrays import MetricError, check_split, default_threads
+from untwine.metrics._arrays import MetricError, check_split
+from untwine.metrics._threads import default_threads, limited_threads
 
 Learner = Literal["gbt", "sklearn"]
 LEARNERS = ("gbt", "sklearn")
@@ -83,8 +84,9 @@ def dci(
     differ from scikit-learn's no more than scikit-learn's own random states differ from each
     other; 35x faster than disentanglement_lib's DCI at 10,000 samples (benchmarks/metrics_vs_dlib.py).
     learner="sklearn" fits ``GradientBoostingClassifier(random_state=seed)``
-    itself (minutes at 10,000 samples with dSprites' 40- and 32-value factors). ``threads``
-    classifiers are fit at once, one per factor (default: every core this process may use).
+    itself (minutes at 10,000 samples with dSprites' 40- and 32-value factors). The factors'
+    classifiers are fit ``threads`` at a time (None: one per core this process may use), and
+    ``threads`` also limits BLAS/OpenMP for the call (None: the process's setting).
     """
     ztr, ftr, zte, fte = check_split(codes_train, factors_train, codes_test, factors_test)
     d, k = ztr.shape[1], ftr.shape[1]
@@ -92,9 +94,8 @@ def dci(
         raise MetricError(f"DCI needs >= 2 code dimensions and >= 2 factors; got {d} and {k}")
     if learner not in LEARNERS:
         raise MetricError(f"learner must be one of {LEARNERS}; got {learner!r}")
-    threads = default_threads() if threads is None else threads
-    if threads < 1:
-        raise MetricError(f"threads must be >= 1; got {threads}")
+    limits = limited_threads(threads)  # checks threads first
+    workers = default_threads() if threads is None else threads
     presorted = _gradient_boosting.presort(ztr) if learner == "gbt" else None
 
     def one_factor(j: int) -> tuple[np.ndarray, float, float]:
@@ -112,11 +113,12 @@ def dci(
     # Largest factors first, so that the longest fits do not start last.
     sizes = [len(np.unique(ftr[:, j])) for j in range(k)]
     order = sorted(range(k), key=lambda j: -sizes[j])
-    if threads == 1:
-        fitted = dict(zip(order, map(one_factor, order), strict=True))
-    else:
-        with ThreadPoolExecutor(max_workers=min(threads, k)) as pool:
-            fitted = dict(zip(order, pool.map(one_factor, order), strict=True))
+    with limits:
+        if workers == 1:
+            fitted = dict(zip(order, map(one_factor, order), strict=True))
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, k)) as pool:
+                fitted = dict(zip(order, pool.map(one_factor, order), strict=True))
     importance = np.stack([fitted[j][0] for j in range(k)], axis=1)
     train_acc = np.array([fitted[j][1] for j in range(k)])
     test_acc = np.array([fitted[j][2] for j in range(k)])

@@ -10,16 +10,15 @@ classes; explicitness is its one-vs-rest ROC-AUC, macro-averaged over classes, t
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
-from untwine.metrics._arrays import MetricError, check_split, default_threads
+from untwine.metrics._arrays import check_split
+from untwine.metrics._threads import limited_threads
 
 
 @dataclass(frozen=True)
@@ -59,37 +58,26 @@ def explicitness(
     deviation 0) makes it divide by zero and the classifier reject the NaNs; here that dimension is
     centred but not scaled, stays all-zero and so changes nothing (the same scores as without it).
     AUCs are averaged over the classes present in each split, aligned by class value, where
-    disentanglement_lib assumes both splits hold every class. ``threads`` factors are fit at once
-    (default: every core this process may use), each with one BLAS thread.
+    disentanglement_lib assumes both splits hold every class.
     """
     ztr, ftr, zte, fte = check_split(codes_train, factors_train, codes_test, factors_test)
-    threads = default_threads() if threads is None else threads
-    if threads < 1:
-        raise MetricError(f"threads must be >= 1; got {threads}")
     ztr, zte = ztr.astype(np.float64), zte.astype(np.float64)
     mean, std = ztr.mean(axis=0), ztr.std(axis=0)
     constant = std == 0
     std = np.where(constant, 1.0, std)
     xtr, xte = (ztr - mean) / std, (zte - mean) / std
     k = ftr.shape[1]
-
-    def one_factor(j: int) -> tuple[float, float]:
-        with warnings.catch_warnings():
+    train, test = np.zeros(k), np.zeros(k)
+    for j in range(k):  # one multinomial classifier per factor
+        # The products here are [N, D] x [D, classes]: BLAS and OpenMP threads can cost more than
+        # they give (on a shared CPU two spinning threads made this 7x slower), hence ``threads``;
+        # any number of threads gives the same numbers.
+        with warnings.catch_warnings(), limited_threads(threads):
             # disentanglement_lib keeps scikit-learn's 100 iterations; so must we, to agree with it.
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = LogisticRegression().fit(xtr, ftr[:, j])
-        return (_macro_auc(clf.predict_proba(xtr), clf.classes_, ftr[:, j]),
-                _macro_auc(clf.predict_proba(xte), clf.classes_, fte[:, j]))
-
-    # The products are [N, D] x [D, classes]: a BLAS thread pool costs more than it gives (on a
-    # shared CPU two spinning BLAS threads made this 7x slower), so the parallelism is over factors.
-    with threadpool_limits(limits=1):
-        if threads == 1:
-            pairs = [one_factor(j) for j in range(k)]
-        else:
-            with ThreadPoolExecutor(max_workers=min(threads, k)) as pool:
-                pairs = list(pool.map(one_factor, range(k)))
-    train, test = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        train[j] = _macro_auc(clf.predict_proba(xtr), clf.classes_, ftr[:, j])
+        test[j] = _macro_auc(clf.predict_proba(xte), clf.classes_, fte[:, j])
     return ExplicitnessResult(
         score=float(test.mean()),
         train=float(train.mean()),

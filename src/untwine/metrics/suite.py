@@ -39,6 +39,7 @@ class Codes:
     bins: int = 20
     dataset: Any = None  # an ImageSet with factors, for metrics that sample their own batches
     encode: Callable[[np.ndarray], np.ndarray] | None = None  # dataset rows -> codes [len, D]
+    threads: int | None = None  # BLAS/OpenMP threads for metrics that take them (None: the process's)
 
     @property
     def split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -56,10 +57,10 @@ def mig_metric(codes: Codes):
     return mig(codes.train, codes.train_factors, codes.bins)
 
 
-def dci_metric(codes: Codes, learner: Literal["gbt", "sklearn"] = "gbt", threads: int | None = None):
+def dci_metric(codes: Codes, learner: Literal["gbt", "sklearn"] = "gbt"):
     """Disentanglement, completeness, informativeness (Eastwood & Williams 2018); learner "gbt" is
     disentanglement_lib's GradientBoostingClassifier re-implemented, "sklearn" the original."""
-    return dci(*codes.split, learner=learner, seed=codes.seed, threads=threads)
+    return dci(*codes.split, learner=learner, seed=codes.seed, threads=codes.threads)
 
 
 def dci_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
@@ -77,9 +78,9 @@ def modularity_metric(codes: Codes):
     return modularity(codes.train, codes.train_factors, codes.bins)
 
 
-def explicitness_metric(codes: Codes, threads: int | None = None):
+def explicitness_metric(codes: Codes):
     """Explicitness (Ridgeway & Mozer 2018): one-vs-rest logistic regression AUC."""
-    return explicitness(*codes.split, threads=threads)
+    return explicitness(*codes.split, threads=codes.threads)
 
 
 def explicitness_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
@@ -104,7 +105,7 @@ def factorvae_metric(codes: Codes):
 
 def betavae_metric(codes: Codes):
     """beta-VAE score (Higgins et al. 2017): linear classifier accuracy, sampling its own batches."""
-    return betavae_score(codes.dataset, codes.encode, seed=codes.seed)
+    return betavae_score(codes.dataset, codes.encode, seed=codes.seed, threads=codes.threads)
 
 
 def sampled_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
