@@ -87,4 +87,3 @@ def check_split(
     ftr = integer_factors(factors_train, len(ztr), name="factors_train")
     fte = integer_factors(factors_test, len(zte), ftr.shape[1], name="factors_test")
     return ztr, ftr, zte, fte
-
