@@ -9,7 +9,7 @@ needs the images training never saw declares a ``held_out`` argument and receive
 
 ``PROTOCOLS`` is the registry: each entry is the function, its options (from its signature) and
 what it needs: ``encodes`` (a model with an encoder; checked against the model's registry entry when
-a config is validated), ``factors`` or ``labels`` (checked on the dataset before any work), ``pairs``.
+a config is validated), ``factors`` or ``labels`` (checked on the dataset before any work).
 Add a protocol with one function in its own file here and one line in ``PROTOCOLS``.
 """
 

@@ -131,7 +131,7 @@ def _set_dataset_size(model: Model, dataset) -> None:
 def _first_non_finite(names: list[str], values: torch.Tensor) -> int:
     """The index of the term to blame: the first non-finite one other than the total ``loss`` (which
     is non-finite because a term is), or ``loss`` itself when no term is."""
-    bad = [i for i in (~torch.isfinite(values)).nonzero().flatten().tolist()]
+    bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
     named = [i for i in bad if names[i].rsplit("/", 1)[-1] != "loss"]
     return (named or bad)[0]
 
