@@ -144,6 +144,8 @@ def evaluate_run(run, protocol: str = "disentanglement", split: str = "all", see
                           figures=run.dir / "figures", held_out=test_set if len(test_set) else None,
                           options=options)
     result.parameters.setdefault("split", split)
+    # What training did to the images (flips, right-angle turns) bears on what the codes can carry.
+    result.parameters.setdefault("training_augmentation", list(run.config.train.augment))
     settings = {"split": split, "seed": seed, "options": options or {}}
     write_evaluation(run.dir, protocol, result, settings)
     return result
