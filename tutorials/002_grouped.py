@@ -47,8 +47,9 @@ def untwine(command: str) -> None:
 # first group (dimensions 0-2).
 
 # %%
+scoring = f"{{protocol: grouped, split: test, options: {{n: {N}, first_group: 3}}}}"
 budget = (f"--set train.steps={STEPS} --set 'seeds={SEEDS}' --set output={OUT}/grouped"
-          f" --set 'data.options={GRID}' --set 'evaluate=[{{protocol: grouped, split: test, options: {{n: {N}, first_group: 3}}}}]'")
+          f" --set 'data.options={GRID}' --set 'evaluate=[{scoring}]'")
 if TINY:
     budget += " --set train.batch_size=8"
 untwine(f"run experiments/grouped/grouped.yaml {budget}")

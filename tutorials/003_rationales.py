@@ -45,8 +45,8 @@ def untwine(command: str) -> None:
 # `experiments/rationales/mnist_*.yaml`).
 
 # %%
-untwine(f"train experiments/rationales/pneumonia_vae.yaml --set train.steps={STEPS} --set output={OUT}/rationales"
-        + (" --set train.batch_size=8" if TINY else ""))
+untwine(f"train experiments/rationales/pneumonia_vae.yaml --set train.steps={STEPS}"
+        f" --set output={OUT}/rationales" + (" --set train.batch_size=8" if TINY else ""))
 run = OUT / "rationales" / "pneumonia_vae"
 
 # %% [markdown]

@@ -74,7 +74,8 @@ print(config.read_text())
 # written; `--set` here only shortens the budget.
 
 # %%
-tiny = " --set train.batch_size=8 --set 'evaluate=[{protocol: lesions, options: {realizations: 1, folds: 2}}]'"
+tiny = (" --set train.batch_size=8"
+        " --set 'evaluate=[{protocol: lesions, options: {realizations: 1, folds: 2}}]'")
 untwine(f"run {config} --set train.steps={STEPS}" + (tiny if TINY else ""))
 
 # %% [markdown]

@@ -186,6 +186,11 @@ def _read(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
+def _known(column: str, header: list[str], csv_path: Path) -> None:
+    if column not in header:
+        raise DataError(f"{csv_path} has no column {column!r} (its columns: {header})")
+
+
 def _values(rows: list[dict[str, str]], column: str) -> list[str]:
     return [row.get(column, "").strip() for row in rows]
 
@@ -200,8 +205,7 @@ def _image_guess(header: list[str], rows: list[dict[str, str]], files: Sequence[
         return sum(1 for v in _values(rows, column) if v and _resolves(v, names, stems))
 
     if asked is not None:
-        if asked not in header:
-            raise DataError(f"{csv_path} has no column {asked!r} (its columns: {header})")
+        _known(asked, header, csv_path)
         return (Guess(asked, f"given with --image-column; {hits(asked)} of {len(rows)} rows name an image"),
                 names, stems)
     scored = sorted(((hits(c), c) for c in header), reverse=True)
@@ -224,8 +228,7 @@ def _label_guess(header: list[str], rows: list[dict[str, str]], taken: set[str],
     if asked is not None:
         names = [c.strip() for c in asked.split(",") if c.strip()]
         for name in names:
-            if name not in header:
-                raise DataError(f"{csv_path} has no column {name!r} (its columns: {header})")
+            _known(name, header, csv_path)
         return Guess(names if len(names) > 1 else names[0], "given with --label-column")
     # one-hot columns (ISIC/HAM10000 ground truth: MEL, NV, ...): numeric 0/1, exactly one 1 per row
     binary = [c for c in header if c not in taken
@@ -257,8 +260,7 @@ def _label_guess(header: list[str], rows: list[dict[str, str]], taken: set[str],
 def _group_guess(header: list[str], rows: list[dict[str, str]], taken: set[str], asked: str | None,
                  csv_path: Path) -> Guess:
     if asked is not None:
-        if asked not in header:
-            raise DataError(f"{csv_path} has no column {asked!r} (its columns: {header})")
+        _known(asked, header, csv_path)
         return Guess(asked, "given with --group-column")
     for column in header:
         if column in taken or not _GROUP_NAMES.search(column):
@@ -277,8 +279,7 @@ def _group_guess(header: list[str], rows: list[dict[str, str]], taken: set[str],
 def _time_guess(header: list[str], rows: list[dict[str, str]], taken: set[str], asked: str | None,
                 csv_path: Path) -> Guess:
     if asked is not None:
-        if asked not in header:
-            raise DataError(f"{csv_path} has no column {asked!r} (its columns: {header})")
+        _known(asked, header, csv_path)
         bad = next(((i + 2, v) for i, v in enumerate(_values(rows, asked)) if _number(v) is None), None)
         if bad is not None:
             raise DataError(f"{csv_path}, row {bad[0]}: time column {asked!r} holds {bad[1]!r}, not a number")
