@@ -88,10 +88,10 @@ def _size(images: ImageSurvey) -> tuple[int, str]:
                     "px images: upscale them first")
 
 
-def q(value: str | list[str]) -> str:
+def yaml_flow(value: str | list[str]) -> str:
     """A YAML flow scalar or list: plain when YAML would read it back as the same string."""
     if isinstance(value, list):
-        return "[" + ", ".join(q(v) for v in value) + "]"
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
     plain = re.fullmatch(r"[A-Za-z_/.~][A-Za-z0-9 _./~-]*", value) and value == value.strip()
     return value if plain and yaml.safe_load(value) == value else json.dumps(value)
 
@@ -122,30 +122,31 @@ def starter_text(images: ImageSurvey, table: TableSurvey | None, csv_path: Path,
     split_why = ("whole subjects go to one side (group_column)" if group else
                  "each class in the same proportion" if label_column else "drawn at random")
     lines: list[tuple[str, str]] = [
-        (f"name: {q(name)}", "the run directory is OUTPUT/NAME; named after the image folder"),
+        (f"name: {yaml_flow(name)}", "the run directory is OUTPUT/NAME; named after the image folder"),
         ("seed: 0", "seeds: [0, 1, 2] trains one run per seed (untwine run): scores vary with the seed"),
-        (f"output: {q(output)}", "folder that holds the run directories"),
+        (f"output: {yaml_flow(output)}", "folder that holds the run directories"),
         ("data:", ""),
         ("  source: folder", "images listed in a CSV (untwine/data/folder.py)"),
         ("  options:", ""),
-        (f"    root: {q(str(images.folder.resolve()))}",
+        (f"    root: {yaml_flow(str(images.folder.resolve()))}",
          "the folder init read (absolute: works from anywhere)"),
-        (f"    csv: {q(str(csv_path.resolve()))}",
+        (f"    csv: {yaml_flow(str(csv_path.resolve()))}",
          "the CSV you gave" if table is not None else "written by init: every readable image"),
-        (f"    image_column: {q(image_column)}",
+        (f"    image_column: {yaml_flow(image_column)}",
          table.image.reason if table is not None else "file names relative to root"),
     ]
     if label_column is not None:
         why = (table.label.reason if table is not None else "the name of the folder each image is in")
-        lines.append((f"    label_column: {q(label_column)}", why + "; scored by the lesions protocol"))
+        lines.append((f"    label_column: {yaml_flow(label_column)}",
+                      why + "; scored by the lesions protocol"))
     else:
         lines.append(("    # label_column: null", "no class column found: training needs none; "
                       "add one to get ACC and NMI"))
     if group:
-        lines.append((f"    group_column: {q(group)}",
+        lines.append((f"    group_column: {yaml_flow(group)}",
                       table.group.reason + "; the test split keeps subjects whole"))
     if time:
-        lines.append((f"    time_column: {q(time)}", table.time.reason))
+        lines.append((f"    time_column: {yaml_flow(time)}", table.time.reason))
     lines += [
         (f"    size: {size}", size_why),
         (f"    channels: {channels}", f"colour modes: {modes}" + (" (all grayscale)" if channels == 1 else
