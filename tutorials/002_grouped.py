@@ -27,7 +27,7 @@ TINY = os.environ.get("UNTWINE_TUTORIAL_BUDGET") == "tiny"  # what the test suit
 OUT = Path(os.environ.get("UNTWINE_TUTORIAL_OUT", "runs/tutorials"))
 FIGURES = OUT / "figures"
 FIGURES.mkdir(parents=True, exist_ok=True)
-STEPS, SEEDS, N = (2, "[0]", 300) if TINY else (1000, "[0, 1]", 5000)
+STEPS, SEEDS, N = (2, "[0]", 300) if TINY else (300, "[0, 1]", 5000)
 GRID = ("{scale: 2, orientation: 2, pos_x: 4, pos_y: 4, size: 32}" if TINY else
         "{orientation: 10, pos_x: 16, pos_y: 16, size: 32}")
 

@@ -28,7 +28,7 @@ TINY = os.environ.get("UNTWINE_TUTORIAL_BUDGET") == "tiny"  # what the test suit
 OUT = Path(os.environ.get("UNTWINE_TUTORIAL_OUT", "runs/tutorials"))
 FIGURES = OUT / "figures"
 FIGURES.mkdir(parents=True, exist_ok=True)
-STEPS, MAX_STEPS = (2, 5) if TINY else (1200, 1000)
+STEPS, MAX_STEPS = (2, 5) if TINY else (600, 1000)
 
 
 def untwine(command: str) -> None:
