@@ -61,7 +61,7 @@ def fit_loop(args: argparse.Namespace) -> dict:
     model = build(len(data))
     total = args.warmup + args.steps
     config = TrainConfig(steps=total, batch_size=common.BATCH, lr=common.LR, device="cpu",
-                         log_every=50, checkpoint_every=total)
+                         log_every=50, checkpoint_every=total, allocator="keep_freed")
     with tempfile.TemporaryDirectory() as run_dir:
         result = fit(model, data, config, run_dir, seed=args.seed, resume=False, progress=False)
     return {"loop": "fit() end to end (first steps, logging, final checkpoint included)",
@@ -79,7 +79,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    allocator = keep_freed_memory() if args.loop == "step" else None  # as fit() does on entry
+    # fit() with train.allocator keep_freed (fit_loop) does this itself
+    allocator = keep_freed_memory() if args.loop == "step" else None
     record = step_loop(args) if args.loop == "step" else fit_loop(args)
     record["keep_freed_memory"] = allocator
     common.emit({"contender": "untwine" if args.loop == "step" else "untwine fit()",

@@ -13,10 +13,10 @@ machine. Runs during which other processes used more than --max-foreign of the c
 from the summary (they are still printed). The images are the first batches untwine's sampler draws
 from the full ``shapes`` grid (737,280 images), written once to a .npy that every contender reads.
 
-untwine's process sets glibc's malloc thresholds (untwine.train.fast.keep_freed_memory, as fit()
-does); ``--same-allocator`` gives the peers and the floor the same setting through glibc's
-environment variables, to show how much of the ratio is the network and step, and how much the
-allocator.
+untwine's process sets glibc's malloc thresholds (untwine.train.fast.keep_freed_memory, as fit() does
+with train.allocator keep_freed and the untwine command always); ``--same-allocator`` gives the peers
+and the floor the same setting through glibc's environment variables, to show how much of the ratio
+is the network and step, and how much the allocator.
 
 Besides images/s the summary gives the ceiling: FLOPs per image of untwine's training step
 (torch.utils.flop_counter), the GFLOP/s that makes at the median rate, and its fraction of this

@@ -115,7 +115,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         options["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if args.n is not None:
         options["n"] = args.n
-    _evaluate(load_run(args.run), args.protocol, options, args.seed, args.split)
+    from untwine.metrics._threads import limited_threads
+
+    with limited_threads(args.threads):
+        _evaluate(load_run(args.run), args.protocol, options, args.seed, args.split)
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -223,6 +226,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.runs, host=args.host, port=args.port)
 
 
+def cmd_registries(args: argparse.Namespace) -> None:
+    """Every registry as a markdown table (name, what it needs, what it is): the docs' table."""
+    from untwine.data import SOURCES
+    from untwine.metrics import METRICS
+    from untwine.models import MODELS
+    from untwine.nn import ARCHITECTURES
+    from untwine.protocols import PROTOCOLS
+
+    for title, registry in (("models (model.name)", MODELS), ("architectures (model.architecture)",
+                            ARCHITECTURES), ("data sources (data.source)", SOURCES),
+                            ("metrics (--metrics, options.metrics)", METRICS),
+                            ("evaluation protocols (--protocol, evaluate.protocol)", PROTOCOLS)):
+        print(f"### {title}\n\n{registry.table()}\n")
+
+
 def _needs(registry) -> str:
     """Names with what each needs: ``adagvae (needs pairs)``."""
     def one(name: str) -> str:
@@ -243,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="untwine", description="Learn disentangled representations of images and explain models.")
     parser.add_argument("--version", action="version", version=f"untwine {__version__}")
-    registries = argparse.RawDescriptionHelpFormatter
+    raw = argparse.RawDescriptionHelpFormatter
     config_names = "\n".join([
         "what a config may name (untwine's registries):",
         f"  model.name          {_needs(MODELS)}",
@@ -275,14 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     train = sub.add_parser("train", help="train one run from a YAML config, or resume one",
-                           epilog=config_names, formatter_class=registries)
+                           epilog=config_names, formatter_class=raw)
     train.add_argument("config", nargs="?", help="CONFIG.yaml")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     train.add_argument("--set", **overrides)
     train.set_defaults(func=cmd_train)
 
     run = sub.add_parser("run", help="train one config or every config in a folder, skipping finished runs",
-                         epilog=config_names, formatter_class=registries)
+                         epilog=config_names, formatter_class=raw)
     run.add_argument("path", help="a YAML config or a folder of them")
     run.add_argument("--set", **overrides)
     run.set_defaults(func=cmd_run)
@@ -302,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--metrics", help="disentanglement: comma-separated, of "
                           f"{METRICS.help_text(',')} (default: {','.join(DEFAULT_METRICS)})")
     evaluate.add_argument("--n", type=int, help="disentanglement: training points (test: n // 2)")
+    evaluate.add_argument("--threads", type=int, help="BLAS/OpenMP threads for the metrics (default: "
+                          "the process's, i.e. the machine's cores unless OMP_NUM_THREADS says otherwise)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--split", choices=("all", "train", "test"), default="all",
                           help="which images to encode (default: the whole dataset, as "
@@ -356,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="HTML path (default: RUN/report.html, or ./report.html for several)")
     report.set_defaults(func=cmd_report)
 
+    registries = sub.add_parser("registries", help="every model, architecture, source, metric and "
+                                "protocol untwine knows, with what each needs (markdown tables)")
+    registries.set_defaults(func=cmd_registries)
+
     serve = sub.add_parser("serve", help="the interactive latent explorer in the browser")
     serve.add_argument("runs", nargs="+", help="run directories (the first two can be shown side by side)")
     serve.add_argument("--port", type=int, default=8765)
@@ -367,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from untwine.sweep import RunFailedError
     from untwine.train.fit import NonFiniteLossError
 
     try:
@@ -374,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as err:
         print(f"untwine: training stopped: {err}", file=sys.stderr)
         return 3
+    except RunFailedError as err:
+        print(f"untwine: error: {err}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError, IndexError) as err:
         # ConfigError and DataError are ValueErrors whose messages name the file, key or value
         print(f"untwine: error: {err}", file=sys.stderr)
@@ -385,5 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The ``untwine`` command: this process is the command's own, so it gets the allocator setting
+    that makes CPU training faster (train/fast.py); ``main()`` called from Python leaves it alone."""
+    from untwine.train.fast import keep_freed_memory
+
+    keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

@@ -36,6 +36,7 @@ class DataConfig(Strict):
     source: str = Field(description="a data source: a name in untwine.data.SOURCES")
     options: dict[str, Any] = Field(default_factory=dict, description="the source's arguments")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    split_seed: int | None = Field(None, description="seed of the train/test split (null: the run's seed)")
     pairs: PairsConfig | None = None
 
 

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import json
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from untwine.config import (
     read_yaml,
     validate_config,
 )
-from untwine.core.version import __version__
 from untwine.data import SOURCES
 from untwine.data.imageset import ImageSet
 from untwine.data.pairs import PairSet
@@ -34,9 +31,7 @@ from untwine.models import MODELS, Model, ModelConfig
 from untwine.models.wgan import save_samples_figure
 from untwine.train.checkpoint import atomic_write_text, load_weights
 from untwine.train.fit import WEIGHTS_FILE, FitResult, fit
-
-CONFIG_FILE = "config.yaml"
-SUMMARY_FILE = "summary.json"
+from untwine.train.record import CONFIG_FILE, SUMMARY_FILE, versions, write_summary
 
 
 def build_dataset(config: DataConfig):
@@ -44,18 +39,14 @@ def build_dataset(config: DataConfig):
     return SOURCES[config.source](**config.options)
 
 
-def build_model(config: ModelConfig) -> Model:
+def build_model(config: ModelConfig, **networks: torch.nn.Module) -> Model:
     """The model a config names, with what its registry entry needs that lives in other runs
-    (``generator``: the trained WGAN of ``model.generator``)."""
-    parts = {}
+    (``generator``: the trained WGAN of ``model.generator``) and the user's own ``networks``
+    (``encoder``, ``decoder``) where its config says it was trained with them."""
+    parts: dict[str, torch.nn.Module] = {k: v for k, v in networks.items() if v is not None}
     if "generator" in MODELS.entry(config.name).needs:
         parts["generator"] = load_run(config.generator).model
     return MODELS[config.name](config, **parts)
-
-
-def _versions() -> dict[str, str]:
-    return {"untwine": __version__, "torch": torch.__version__,
-            "python": platform.python_version()}
 
 
 def resolve(config: RunConfig, dataset) -> RunConfig:
@@ -66,7 +57,7 @@ def resolve(config: RunConfig, dataset) -> RunConfig:
     model = config.model.model_copy(
         update={k: v for k, v in fill.items() if getattr(config.model, k) is None}
     )
-    return config.model_copy(update={"model": model, "versions": _versions()})
+    return config.model_copy(update={"model": model, "versions": versions()})
 
 
 @dataclass
@@ -84,7 +75,15 @@ class Run:
 
     def splits(self):
         """(train, test) exactly as training split them."""
-        return self.dataset().split(self.config.data.test_fraction, seed=self.config.seed)
+        return split_as_configured(self.dataset(), self.config)
+
+
+def split_as_configured(dataset: ImageSet, config: RunConfig) -> tuple[ImageSet, ImageSet]:
+    """(train, test) as a run config splits its data (no test split with test_fraction 0)."""
+    data = config.data
+    if data.test_fraction == 0:
+        return dataset, dataset.subset([])
+    return dataset.split(data.test_fraction, seed=config.seed if data.split_seed is None else data.split_seed)
 
 
 def _same_experiment(old: RunConfig, new: RunConfig) -> bool:
@@ -102,7 +101,7 @@ def _same_experiment(old: RunConfig, new: RunConfig) -> bool:
 def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tuple[Run, FitResult]:
     """Train the run a config describes, resuming from its checkpoint if one exists."""
     run_dir = config.run_dir
-    train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
+    train_set, _ = split_as_configured(build_dataset(config.data), config)
     config = resolve(config, train_set)
     previous = run_dir / CONFIG_FILE
     if resume and previous.exists():
@@ -121,17 +120,13 @@ def train(config: RunConfig, resume: bool = True, progress: bool = True) -> tupl
         result = _fit_distributed(config, model, resume, progress)
     else:
         result = fit(model, _training_data(config, train_set), config.train, run_dir, seed=config.seed,
-                     resume=resume, progress=progress)
+                     resume=resume, progress=progress, record=False)
     model.eval()
     if model.encodes:
         save_traversal_figure(model, train_set, run_dir / "figures" / "traversal.png")
     else:  # a generator alone (WGAN): what it draws from the prior
         save_samples_figure(model, run_dir / "figures" / "samples.png")
-    summary = {"steps": result.steps, "resumed_from": result.resumed_from,
-               "seconds": round(result.seconds, 2),
-               "images_per_second": round(result.images_per_second, 1),
-               "last_terms": result.last_terms}
-    atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+    write_summary(run_dir, result)
     return Run(run_dir, config, model), result
 
 
@@ -143,10 +138,10 @@ def _training_data(config: RunConfig, train_set: ImageSet) -> ImageSet | PairSet
 
 def _fit_rank(fabric, config: RunConfig, resume: bool, progress: bool) -> FitResult:
     """One DDP rank of ``train()``: the same data split and model (same seed) in every process."""
-    train_set, _ = build_dataset(config.data).split(config.data.test_fraction, seed=config.seed)
+    train_set, _ = split_as_configured(build_dataset(config.data), config)
     torch.manual_seed(config.seed)
     return fit(build_model(config.model), _training_data(config, train_set), config.train, config.run_dir,
-               seed=config.seed, resume=resume, progress=progress, fabric=fabric)
+               seed=config.seed, resume=resume, progress=progress, fabric=fabric, record=False)
 
 
 def _fit_distributed(config: RunConfig, model, resume: bool, progress: bool) -> FitResult:
@@ -164,14 +159,21 @@ def _fit_distributed(config: RunConfig, model, resume: bool, progress: bool) -> 
     return result
 
 
-def load_run(path: Path | str, device: str | torch.device = "cpu") -> Run:
-    """A trained (or partly trained) run, with its model's weights loaded, in eval mode."""
+def load_run(path: Path | str, device: str | torch.device = "cpu", **networks: torch.nn.Module) -> Run:
+    """A trained (or partly trained) run, with its model's weights loaded, in eval mode.
+
+    A run trained with your own networks (``model.supplied_networks`` in its config.yaml) needs them
+    back, untrained modules of the same shape: ``load_run(path, encoder=..., decoder=...)``.
+    """
     run_dir = Path(path)
     config_path = run_dir / CONFIG_FILE
     if not config_path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory ({CONFIG_FILE} missing)")
     config = validate_config(read_yaml(config_path), origin=str(config_path))
-    model = build_model(config.model)
+    try:
+        model = build_model(config.model, **networks)
+    except ValueError as err:
+        raise ValueError(f"{config_path}: {err}") from err
     load_weights(model, run_dir / WEIGHTS_FILE)
     return Run(run_dir, config, model.to(device).eval())
 

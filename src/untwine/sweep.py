@@ -48,6 +48,11 @@ from untwine.experiment import validate_experiment
 SUMMARY = "summary"
 
 
+class RunFailedError(RuntimeError):
+    """One run of a sweep failed; the message names the run and its log. Runs that finished are
+    kept, so the same command carries on from where it stopped."""
+
+
 class Resources(Strict):
     cpus: int = Field(1, ge=1, description="torch threads per run, and Ray's num_cpus")
     gpus: float = Field(0, ge=0, description="Ray's num_gpus per run")
@@ -174,8 +179,8 @@ def _run_local(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
                 running.remove(child)
                 if child.returncode != 0:
                     failed = child.args[3]
-                    raise RuntimeError(f"run {failed} failed (exit {child.returncode}); its log: "
-                                       f"{Path(failed).with_suffix('.log')}")
+                    raise RunFailedError(f"run {failed} failed (exit {child.returncode}); its log: "
+                                         f"{Path(failed).with_suffix('.log')}")
                 bar.update(1)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -195,7 +200,11 @@ def _run_ray(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
         pending = [task.remote(str(p), sweep.resources.cpus) for p in paths]
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
-            ray.get(finished)  # re-raises a run's error here, naming its task
+            try:
+                ray.get(finished)  # re-raises a run's error here, naming its task
+            except ray.exceptions.RayError as err:  # its own traceback is in the worker's log
+                cause = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+                raise RunFailedError(f"a run failed under Ray: {cause}") from err
             bar.update(len(finished))
     finally:
         if started:
@@ -270,5 +279,8 @@ def _scalar(value: Any) -> Any:
         value, default_flow_style=True).strip()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a sweep's own child process: the allocator setting the command has
+    from untwine.train.fast import keep_freed_memory
+
+    keep_freed_memory()
     execute(sys.argv[1], int(sys.argv[2]))

@@ -12,6 +12,7 @@ words checked before any work is done (a model that needs "pairs", a protocol th
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,15 @@ from pydantic_core import PydanticCustomError
 from untwine.core.options import options_model
 
 T = TypeVar("T")
+
+
+def _own_doc(fn: Any) -> str:
+    """The first paragraph of ``fn``'s own docstring (not one it inherits), else of its module's."""
+    own = vars(fn).get("__doc__") if isinstance(fn, type) else getattr(fn, "__doc__", None)
+    if not own:
+        module = sys.modules.get(getattr(fn, "__module__", ""), None)
+        own = getattr(module, "__doc__", None) or ""
+    return inspect.cleandoc(own).split("\n\n")[0].replace("\n", " ")
 
 
 class UnknownName(ValueError):
@@ -56,7 +66,7 @@ class Registry(Mapping[str, T]):
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         if help is None:
-            help = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
+            help = _own_doc(fn)
         self._entries[name] = Entry(name, fn, options, frozenset(needs), frozenset(traits), help, extra)
         return fn
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import InitVar, dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ class ImageSet:
     ``factor_names``; ``factor_values[k][j]`` is the real value of class j (e.g. a scale of 0.75).
     ``labels``: int64 [N] indices into ``class_names``. ``groups``: subject ids [N] (int or str);
     images of one subject never fall on both sides of ``split``. ``times``: [N] (e.g. days).
+    ``origin``: how a registered source made it (``{"source", "options"}``, plus ``test_fraction``,
+    ``split_seed`` and ``part`` once split), so that ``fit()`` can write a run directory that
+    rebuilds it; None for images from anywhere else, and for arbitrary subsets.
     """
 
     pixels: torch.Tensor | PackedBits
@@ -52,6 +56,7 @@ class ImageSet:
     times: np.ndarray | None = None
     name: str = ""
     binary: InitVar[bool] = False
+    origin: dict[str, Any] | None = None
 
     def __post_init__(self, binary: bool) -> None:
         try:
@@ -198,6 +203,7 @@ class ImageSet:
             labels=take(self.labels),
             groups=take(self.groups),
             times=take(self.times),
+            origin=None,  # which rows were taken is not recorded; split() says so itself
         )
 
     def __getitem__(self, indices: Indices) -> ImageSet:
@@ -230,7 +236,12 @@ class ImageSet:
             for label in np.unique(strata):
                 rows = rng.permutation(np.flatnonzero(strata == label))
                 test[rows[: int(round(test_fraction * len(rows)))]] = True
-        return self.subset(np.flatnonzero(~test)), self.subset(np.flatnonzero(test))
+        train, held_out = self.subset(np.flatnonzero(~test)), self.subset(np.flatnonzero(test))
+        if self.origin is not None and "part" not in self.origin:
+            split = {"test_fraction": test_fraction, "split_seed": seed}
+            train.origin = {**self.origin, **split, "part": "train"}
+            held_out.origin = {**self.origin, **split, "part": "test"}
+        return train, held_out
 
     # --- drawing batches -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from untwine.explain.baselines import attributions, comparison_figure
 from untwine.explain.classifiers import EndToEnd, Kind, train_classifier
@@ -70,7 +70,10 @@ def load_image(spec: str, dataset) -> tuple[torch.Tensor, str]:
     if not path.is_file():
         raise FileNotFoundError(f"--image {spec}: neither an index nor an image file")
     mode = "L" if dataset.channels == 1 else "RGB"
-    picture = Image.open(path).convert(mode).resize((dataset.size, dataset.size), Image.BILINEAR)
+    try:
+        picture = Image.open(path).convert(mode).resize((dataset.size, dataset.size), Image.BILINEAR)
+    except (UnidentifiedImageError, OSError) as err:  # a text file, a truncated PNG, ...
+        raise ValueError(f"--image {spec}: not an image file Pillow can read ({err})") from err
     array = np.asarray(picture, dtype=np.float32).reshape(dataset.size, dataset.size, -1) / 255
     return torch.from_numpy(array).permute(2, 0, 1)[None].contiguous(), path.stem
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from untwine.metrics._arrays import MetricError
 from untwine.metrics._sampling import Encode, HasFactors, SameValueSampler, encode_rows
+from untwine.metrics._threads import limited_threads
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ def betavae_score(
     num_train: int = 10_000,
     num_eval: int = 5_000,
     seed: int = 0,
+    threads: int | None = None,
 ) -> BetaVAEResult:
     """beta-VAE score of ``encode`` (row indices -> codes [M, D]) on a dataset with a factor grid.
 
@@ -54,7 +55,7 @@ def betavae_score(
         raise MetricError("the beta-VAE score tells factors apart: the dataset needs >= 2 that vary")
     x_train, y_train = _samples(sampler, encode, rng, num_train, batch_size)
     x_eval, y_eval = _samples(sampler, encode, rng, num_eval, batch_size)
-    with threadpool_limits(limits=1):  # small products: see explicitness
+    with limited_threads(threads):  # small products: see explicitness
         model = LogisticRegression().fit(x_train, y_train)
         train_acc = float(np.mean(model.predict(x_train) == y_train))
         eval_acc = float(np.mean(model.predict(x_eval) == y_eval))

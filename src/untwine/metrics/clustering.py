@@ -13,9 +13,9 @@ from typing import Literal
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 from untwine.metrics._arrays import MetricError, check_codes
+from untwine.metrics._threads import limited_threads
 
 Covariance = Literal["full", "tied", "diag", "spherical"]
 
@@ -36,6 +36,7 @@ def gmm_nmi(
     realizations: int = 10,
     covariance: Covariance = "full",
     seed: int = 0,
+    threads: int | None = None,
 ) -> ClusteringResult:
     """NMI between a ``components``-component GMM's assignments of codes [N, D] and labels [N].
 
@@ -51,7 +52,7 @@ def gmm_nmi(
     if realizations < 1:
         raise MetricError(f"realizations must be at least 1; got {realizations}")
     values = np.empty(realizations)
-    with threadpool_limits(limits=1):
+    with limited_threads(threads):
         for r in range(realizations):
             gmm = GaussianMixture(components, covariance_type=covariance, random_state=seed + r)
             values[r] = normalized_mutual_info_score(y, gmm.fit_predict(z))

@@ -21,9 +21,9 @@ from typing import Literal
 
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
-from threadpoolctl import threadpool_limits
 
 from untwine.metrics._arrays import MetricError, check_split
+from untwine.metrics._threads import limited_threads
 
 Learner = Literal["hist", "gbt"]
 
@@ -114,6 +114,7 @@ def dci(
     factors_test: np.ndarray,
     learner: Learner = "hist",
     seed: int = 0,
+    threads: int | None = None,
 ) -> DCIResult:
     """DCI of codes [N, D] against integer factors [N, K], trees fit on the training split.
 
@@ -123,8 +124,9 @@ def dci(
     learning rate 0.1, depth 3) with importances from split gains (it exposes none): ~20x faster
     and within 0.05 of "gbt" on every case tried (disentangled, mixed, rotated, nonlinear, pure
     noise; the largest gap, 0.045, was on an importance-based score), so a default for iterating;
-    use "gbt" for numbers to put next to disentanglement_lib's. One thread (OpenMP, BLAS): with two
-    on a busy 2-core machine a tree took 60x longer.
+    use "gbt" for numbers to put next to disentanglement_lib's. ``threads`` limits OpenMP and BLAS for
+    the call (None: the process's setting); with two on a busy 2-core machine a tree took 60x longer
+    than with one.
     """
     ztr, ftr, zte, fte = check_split(codes_train, factors_train, codes_test, factors_test)
     d, k = ztr.shape[1], ftr.shape[1]
@@ -134,7 +136,7 @@ def dci(
         raise MetricError(f"learner must be 'hist' or 'gbt'; got {learner!r}")
     importance = np.zeros((d, k))
     train_acc, test_acc = np.zeros(k), np.zeros(k)
-    with threadpool_limits(limits=1):
+    with limited_threads(threads):
         for j in range(k):  # one classifier per factor, as in the paper
             model = _make(learner, seed).fit(ztr, ftr[:, j])
             importance[:, j] = model.feature_importances_ if learner == "gbt" else _hist_importance(model, d)

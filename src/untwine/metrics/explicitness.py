@@ -16,9 +16,9 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from untwine.metrics._arrays import check_split
+from untwine.metrics._threads import limited_threads
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ def explicitness(
     factors_train: np.ndarray,
     codes_test: np.ndarray,
     factors_test: np.ndarray,
+    threads: int | None = None,
 ) -> ExplicitnessResult:
     """Explicitness of codes [N, D] against integer factors [N, K]; 1 = every class linearly ranked
     perfectly, 0.5 = chance.
@@ -68,10 +69,10 @@ def explicitness(
     k = ftr.shape[1]
     train, test = np.zeros(k), np.zeros(k)
     for j in range(k):  # one multinomial classifier per factor
-        # The products here are [N, D] x [D, classes]: BLAS and OpenMP threads cost more than they
-        # give, and on a shared CPU two spinning threads made this 7x slower. One thread gives the
-        # same numbers.
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
+        # The products here are [N, D] x [D, classes]: BLAS and OpenMP threads can cost more than
+        # they give (on a shared CPU two spinning threads made this 7x slower), hence ``threads``;
+        # any number of threads gives the same numbers.
+        with warnings.catch_warnings(), limited_threads(threads):
             # disentanglement_lib keeps scikit-learn's 100 iterations; so must we, to agree with it.
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = LogisticRegression().fit(xtr, ftr[:, j])

@@ -19,9 +19,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from untwine.metrics._arrays import MetricError, check_codes
+from untwine.metrics._threads import limited_threads
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def few_label_accuracy(
     hidden: tuple[int, ...] = (100,),
     max_iter: int = 1000,
     seed: int = 0,
+    threads: int | None = None,
 ) -> FewLabelResult:
     """Accuracy of an MLP trained on one of ``folds`` stratified folds of codes [N, D] and tested
     on the rest, for every fold (mean and std over folds)."""
@@ -57,7 +58,7 @@ def few_label_accuracy(
         )
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     accuracy, sizes = np.empty(folds), np.empty(folds, dtype=np.int64)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with limited_threads(threads), warnings.catch_warnings():
         # 20 codes are fit to the iteration limit; a non-converged fit is still the classifier scored
         warnings.simplefilter("ignore", ConvergenceWarning)
         # each "test" fold of k-fold CV is this protocol's training set

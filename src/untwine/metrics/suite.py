@@ -39,6 +39,7 @@ class Codes:
     bins: int = 20
     dataset: Any = None  # an ImageSet with factors, for metrics that sample their own batches
     encode: Callable[[np.ndarray], np.ndarray] | None = None  # dataset rows -> codes [len, D]
+    threads: int | None = None  # BLAS/OpenMP threads for metrics that take them (None: the process's)
 
     @property
     def split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -58,7 +59,7 @@ def mig_metric(codes: Codes):
 
 def dci_metric(codes: Codes, learner: Literal["hist", "gbt"] = "hist"):
     """Disentanglement, completeness, informativeness (Eastwood & Williams 2018)."""
-    return dci(*codes.split, learner=learner, seed=codes.seed)
+    return dci(*codes.split, learner=learner, seed=codes.seed, threads=codes.threads)
 
 
 def dci_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
@@ -78,7 +79,7 @@ def modularity_metric(codes: Codes):
 
 def explicitness_metric(codes: Codes):
     """Explicitness (Ridgeway & Mozer 2018): one-vs-rest logistic regression AUC."""
-    return explicitness(*codes.split)
+    return explicitness(*codes.split, threads=codes.threads)
 
 
 def explicitness_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:
@@ -103,7 +104,7 @@ def factorvae_metric(codes: Codes):
 
 def betavae_metric(codes: Codes):
     """beta-VAE score (Higgins et al. 2017): linear classifier accuracy, sampling its own batches."""
-    return betavae_score(codes.dataset, codes.encode, seed=codes.seed)
+    return betavae_score(codes.dataset, codes.encode, seed=codes.seed, threads=codes.threads)
 
 
 def sampled_scores(result: Any, factor_names: Sequence[str]) -> dict[str, float]:

@@ -47,8 +47,10 @@ class AdversarialBetaTCVAE(BetaTCVAE):
     Config = AdversarialBetaTCVAEConfig
     config: AdversarialBetaTCVAEConfig
 
-    def __init__(self, config: AdversarialBetaTCVAEConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: AdversarialBetaTCVAEConfig, **networks: torch.nn.Module | None) -> None:
+        """``networks``: your own ``encoder``/``decoder`` (GaussianAutoencoder); the discriminator is
+        always ``architecture``'s encoder with one output."""
+        super().__init__(config, **networks)
         encoder_cls, _ = ARCHITECTURES[config.architecture]
         self.discriminator = encoder_cls(config.channels, config.size, 1)
 

@@ -57,3 +57,10 @@ class Model(nn.Module):
 
     def training_steps(self) -> list[TrainingStep]:
         raise NotImplementedError
+
+
+def image_shape(config) -> tuple[int, int]:
+    """(channels, size) of a model config, which ``untwine.run`` fills from the training data."""
+    if config.channels is None or config.size is None:
+        raise ValueError("model config needs channels and size (fit() fills them from the data)")
+    return config.channels, config.size

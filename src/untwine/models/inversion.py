@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from untwine.data.batch import Batch
-from untwine.models.base import LossTerms, Model, Posterior, TrainingStep
+from untwine.models.base import LossTerms, Model, Posterior, TrainingStep, image_shape
 from untwine.models.likelihood import mean_image
 from untwine.models.wgan import WGANGP, WGANConfig
 from untwine.nn.gan import DCGANEncoder
@@ -72,8 +72,7 @@ class GANInversion(Model):
         """``generator`` is the trained WGAN of the run ``config.generator`` names; whoever loads runs
         (``untwine.run``, which sees that the registry entry needs it) passes it in."""
         super().__init__()
-        if config.channels is None or config.size is None:
-            raise ValueError("model config needs channels and size (fit() fills them from the data)")
+        image_shape(config)
         if generator is None:
             raise ValueError(f"model.generator={config.generator!r}: pass the trained WGAN as "
                              "generator=load_run(config.generator).model (untwine.run does)")

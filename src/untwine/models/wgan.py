@@ -28,7 +28,7 @@ from pydantic import Field
 from untwine.core.images import image_grid, save_image
 from untwine.data.batch import Batch
 from untwine.models.autoencoder import ModelConfig
-from untwine.models.base import LossTerms, Model, Posterior, TrainingStep
+from untwine.models.base import LossTerms, Model, Posterior, TrainingStep, image_shape
 from untwine.models.likelihood import mean_image
 from untwine.nn.gan import DCGANCritic, DCGANGenerator
 
@@ -64,8 +64,7 @@ class WGANGP(Model):
 
     def __init__(self, config: WGANConfig) -> None:
         super().__init__()
-        if config.channels is None or config.size is None:
-            raise ValueError("model config needs channels and size (fit() fills them from the data)")
+        image_shape(config)
         self.config = config
         self.latent_dim = config.latent_dim
         self.generator = DCGANGenerator(config.channels, config.size, config.latent_dim, config.width)

@@ -85,6 +85,7 @@ def evaluate(
     batch_size: int = 256,
     device: torch.device | str | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
+    threads: int | None = None,
 ) -> EvaluationResult:
     """Score ``model`` on ``dataset`` (an ImageSet with factors): n training rows and n // 2 test
     rows (disentanglement_lib's 10,000 / 5,000), encoded once. Factors that take one value in the
@@ -93,6 +94,7 @@ def evaluate(
     "betavae" sample their own batches through the model with disentanglement_lib's defaults.
     ``metric_options`` gives any registered metric its options by name (``{"dci": {"learner":
     "gbt"}}``); ``dci_learner`` and ``mic_subset`` are shortcuts for the two the papers vary.
+    ``threads`` limits BLAS/OpenMP threads in the metrics that use them (None: the process's).
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
@@ -127,7 +129,7 @@ def evaluate(
         return encode(model, dataset, indices, batch_size, device)
 
     inputs = Codes(codes[:n], factors[:n], codes[n:], factors[n:], used, seed=seed, bins=BINS,
-                   dataset=dataset, encode=run_model)
+                   dataset=dataset, encode=run_model, threads=threads)
     results, scores = {}, {}
     parameters: dict[str, Any] = {}
     for name in metrics:
@@ -202,12 +204,13 @@ def disentanglement(
     dci_learner: Literal["hist", "gbt"] = "hist",
     mic_subset: list[int] | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
+    threads: Annotated[int, Field(ge=1)] | None = None,
 ) -> ProtocolResult:
     """The disentanglement_lib suite against the dataset's factors (MIG, DCI, SAP, modularity,
     explicitness by default; any registered metric by name), and the MI matrix heatmap as
     figures/mi_matrix.png."""
     result = evaluate(model, dataset, metrics=metrics, n=n, seed=seed, mic_subset=mic_subset,
-                      dci_learner=dci_learner, metric_options=metric_options)
+                      dci_learner=dci_learner, metric_options=metric_options, threads=threads)
     figures.mkdir(parents=True, exist_ok=True)
     mi_heatmap(result.mutual_info, result.entropy, result.factor_names, figures / "mi_matrix.png")
     details = {

@@ -37,6 +37,12 @@ class TrainConfig(Strict):
         "auto", description="how devices > 1 start: ddp_spawn (auto) or ddp (re-runs the command)"
     )
     num_nodes: int = Field(1, ge=1, description="machines, each running `devices` processes")
+    allocator: Literal["glibc", "keep_freed"] = Field(
+        "glibc", description="keep_freed: fit() raises glibc's malloc mmap/trim thresholds for the "
+        "whole process before training (untwine.train.fast: page faults were a third of a CPU step); "
+        "glibc: fit() leaves the process's allocator alone. The untwine command sets keep_freed for "
+        "its own process; in any process MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ do it"
+    )
     log_every: int = Field(50, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
 

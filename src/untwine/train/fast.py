@@ -1,4 +1,5 @@
-"""Step-level speed that ``fit()`` opts into: the allocator and the optimizer.
+"""Step-level speed: the allocator (``fit()`` sets it only with ``train.allocator: keep_freed``; the
+``untwine`` command sets it for its own process) and the optimizer.
 
 ``keep_freed_memory()`` stops glibc from handing every large freed block back to the kernel. By
 default glibc serves allocations above its mmap threshold (128 KiB, rising to at most 32 MiB) with

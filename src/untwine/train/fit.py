@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from untwine.train.checkpoint import load_state, save_state, save_weights
 from untwine.train.config import TrainConfig
 from untwine.train.fast import adam, keep_freed_memory
 from untwine.train.logging import RunLogger
+from untwine.train.record import SUMMARY_FILE, run_record, write_record, write_summary
 
 STATE_FILE = "state.safetensors"
 WEIGHTS_FILE = "model.safetensors"
@@ -119,17 +121,23 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     fabric=None,
+    record: bool = True,
 ) -> FitResult:
     """Train ``model`` on ``dataset`` (an ImageSet) for ``config.steps`` iterations into ``run_dir``.
 
-    With ``resume`` and a ``state.safetensors`` in ``run_dir``, training continues from it. With a
+    With ``record`` (the default; ``untwine.run.train`` writes its own) the run directory also gets
+    ``config.yaml``, describing the model and how to rebuild the data (a registered source's
+    options, or a copy of the images), and ``summary.json`` when training ends, so ``load_run`` and
+    every command open it. With ``resume`` and a ``state.safetensors`` in ``run_dir``, training
+    continues from it. With a
     launched Lightning ``fabric``, this process is one DDP rank: it draws its own batches and only
     rank 0 writes checkpoints, logs and weights.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device) if fabric is None else fabric.device
-    keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
+    if config.allocator == "keep_freed":  # a process-wide setting: only when asked (see TrainConfig)
+        keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
     memory_format = _memory_format(config, device)
     model.to(device, memory_format=memory_format)
     dataset = _on_device(dataset, config, device)
@@ -139,6 +147,7 @@ def fit(
     steps = model.training_steps()
     rank, world, main = (0, 1, True) if fabric is None else (
         fabric.global_rank, fabric.world_size, fabric.is_global_zero)
+    recorded = record and main and _record(model, dataset, config, run_dir, seed)
     if fabric is None:
         losses = [step.loss for step in steps]
     else:
@@ -244,9 +253,26 @@ def fit(
             logger.close()
     seconds = time.perf_counter() - began
     trained = config.steps - start
-    return FitResult(
+    result = FitResult(
         run_dir=run_dir, steps=config.steps, resumed_from=start, seconds=seconds,
         images_per_second=trained * draws_per_iteration * config.batch_size * world
         / max(seconds, 1e-9),
         last_terms=last,
     )
+    if recorded:
+        write_summary(run_dir, result)
+    return result
+
+
+def _record(model: Model, dataset, config: TrainConfig, run_dir: Path, seed: int) -> bool:
+    """config.yaml for a run trained from Python, so ``load_run`` and the commands open it."""
+    (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    values = run_record(model, dataset, config, run_dir, seed)
+    if values is None:
+        warnings.warn(f"fit(): {run_dir} gets no config.yaml, so load_run cannot open it: only a "
+                      f"registered model (untwine.models.MODELS; this is a {type(model).__name__}) "
+                      f"trained on an ImageSet (this is a {type(dataset).__name__}) can be rebuilt",
+                      stacklevel=3)
+        return False
+    write_record(values, run_dir)
+    return True
