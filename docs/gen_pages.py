@@ -13,6 +13,7 @@ _spec.loader.exec_module(pages)
 generated = {**pages.command_pages(), **pages.tutorial_pages(), **pages.reference_pages()}
 contributing = (pages.ROOT / "CONTRIBUTING.md").read_text()
 generated["contributing.md"] = contributing
+generated["configuration.md"] = pages.configuration_page()
 for path, text in generated.items():
     with mkdocs_gen_files.open(path, "w") as file:
         file.write(text)

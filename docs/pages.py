@@ -95,6 +95,23 @@ def tutorial_pages() -> dict[str, str]:
     return {f"tutorials/{path.stem}.md": tutorial_page(path) for path in tutorial_scripts()}
 
 
+def configuration_page() -> str:
+    """README.md's sections on configs, run directories and the Python API (whose code blocks
+    tests/test_readme.py runs), as one page: written once, in the README."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("A config (YAML; every key is checked")
+    headings = ("## A run directory", "## The Python API", "## Metrics")
+    run_dir, python, metrics = (readme.index(heading) for heading in headings)
+    intro = ("# Configuration\n\nA run is one YAML config. Every key is checked (a typo is an error that "
+             "names it); `untwine train --help` and `untwine registries` list every name a config may use "
+             "([train](commands/train.md), [registries](commands/registries.md)), and `untwine init` writes "
+             "a starter config for a folder of images ([your own images](your-data.md)). This page is "
+             "README.md's sections on configs, run directories and the Python API.\n\n")
+    return (intro + readme[start:run_dir]
+            + readme[run_dir:python].replace("## A run directory", "## The run directory")
+            + readme[python:metrics].replace("## The Python API", "## The same from Python"))
+
+
 def reference_pages() -> dict[str, str]:
     """``reference/untwine/x/y.md`` -> ``::: untwine.x.y`` for every public module (no ``_`` name)."""
     src = ROOT / "src"

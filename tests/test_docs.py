@@ -51,3 +51,10 @@ def test_an_api_page_per_public_module(pages):
     assert reference["reference/untwine/metrics/mig.md"] == "# `untwine.metrics.mig`\n\n::: untwine.metrics.mig\n"
     assert "reference/untwine/starter.md" in reference and "reference/untwine/index.md" in reference
     assert not any("/_" in page for page in reference)  # private modules stay out
+
+
+def test_the_configuration_page_is_the_readmes_sections(pages):
+    page = pages.configuration_page()
+    readme = (ROOT / "README.md").read_text()
+    assert page.startswith("# Configuration\n") and "## The run directory" in page and "## The same from Python" in page
+    assert readme[readme.index("```yaml"):readme.index("## A run directory")] in page
