@@ -37,6 +37,22 @@ def train_tiny_run(folder: Path) -> Path:
     return run.dir
 
 
+def serve_on_loopback(app):
+    """A uvicorn server for ``app`` on 127.0.0.1 at a free port, started in a thread:
+    (server, thread, port); stop it with ``server.should_exit = True`` and ``thread.join()``."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, port
+
+
 def summary(name: str, seconds: list[float]) -> str:
     ms = np.asarray(seconds) * 1000
     return (f"{name:<34} median {np.median(ms):7.2f} ms   p95 {np.percentile(ms, 95):7.2f} ms   "
@@ -64,7 +80,6 @@ def main() -> None:
 
     import httpx
     import torch
-    import uvicorn
 
     from untwine.app import create_app
     from untwine.app.images import to_png
@@ -99,14 +114,7 @@ def main() -> None:
             with torch.inference_mode():
                 to_png(mean_image(model.decode(torch.tensor([z]))))
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
+        server, thread, port = serve_on_loopback(app)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
 
             def endpoint(z):

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from untwine.app import create_app
-from untwine.app.images import MAX_UPLOAD_BYTES
+from untwine.app.images import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS
+from untwine.app.server import ExplorerLimits
 
 SIZE = 32
 
@@ -45,6 +46,18 @@ def png(array: np.ndarray, format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=format)
     return buffer.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The first chunks of a greyscale PNG of this size: enough for a decoder to read its size."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def decode_data_uri(uri: str) -> Image.Image:
@@ -137,6 +150,10 @@ def test_uploads_refused_with_a_message(client):
     assert_refused(upload(client, png(colour[..., 0], "GIF"), "x.gif"), 415, "GIF")
     assert_refused(upload(client, b""), 400, "empty")
     assert_refused(upload(client, b"\0" * (MAX_UPLOAD_BYTES + 100_000)), 413, "limited")
+    # a 20000x20000 PNG (its header alone): too large, said so with the limit, not "undecodable"
+    assert_refused(upload(client, png_header(20000, 20000)), 413, "too large", "400000000 pixels",
+                   f"the limit is {MAX_UPLOAD_PIXELS} pixels")
+    assert_refused(upload(client, png_header(5000, 5000)), 413, "5000x5000", f"{MAX_UPLOAD_PIXELS} pixels")
     assert_refused(client.post("/api/runs/0/encode"), 422, "file")
     assert_refused(upload(client, png(colour[..., 0]), run=3), 404, "no run 3")
 
@@ -191,9 +208,9 @@ def test_rationale_runs_as_a_job_with_progress(client):
     image = client.get("/api/runs/0/images/0").json()["image"]
     data = __import__("base64").b64decode(image.split(",", 1)[1])
     job = client.post("/api/runs/0/rationale", files={"file": ("x.png", data)}, data={"target": "heart"}).json()
-    assert job["state"] in ("running", "done")
+    assert job["state"] in ("queued", "running", "done")
     deadline = time.time() + 30
-    while job["state"] == "running" and time.time() < deadline:
+    while job["state"] in ("queued", "running") and time.time() < deadline:
         time.sleep(0.05)
         job = client.get(f"/api/jobs/{job['job']}").json()
     assert job["state"] == "done", job
@@ -240,3 +257,74 @@ def test_serve_binds_to_this_machine_by_default(tmp_path_factory, monkeypatch):
     assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8999
     assert [r.label for r in app.state.runs] == ["beta1", "beta4"]
     assert main(["serve", str(a.parent)]) == 2  # a folder of runs is not a run
+
+
+def _image_bytes(client) -> bytes:
+    import base64
+
+    return base64.b64decode(client.get("/api/runs/0/images/0").json()["image"].split(",", 1)[1])
+
+
+def test_rationale_jobs_are_bounded_and_time_out(tmp_path_factory):
+    """A full queue answers 429 with a Retry-After; a job past its time limit fails, saying so."""
+    import threading
+
+    a, _ = tiny_runs(tmp_path_factory.getbasetemp())
+    release = threading.Event()
+
+    def slow_rationale(encode, decode, classifier, images, target=None, progress=None):
+        step = 0
+        while not release.is_set():  # like the real one: progress before each step
+            step += 1
+            progress(step, 10**6)
+            time.sleep(0.01)
+        return fake_rationale(encode, decode, classifier, images, target, progress)
+
+    limits = ExplorerLimits(max_jobs=2, job_timeout=0.5)
+    with TestClient(create_app([a], rationale=slow_rationale, limits=limits)) as client:
+        data = _image_bytes(client)
+        first, second = (client.post("/api/runs/0/rationale", files={"file": ("x.png", data)}).json()
+                         for _ in range(2))
+        refused = client.post("/api/runs/0/rationale", files={"file": ("x.png", data)})
+        assert_refused(refused, 429, "2 rationale jobs are queued or running", "(2)")
+        assert int(refused.headers["Retry-After"]) >= 1
+        deadline = time.time() + 20
+        job = first
+        while job["state"] in ("queued", "running") and time.time() < deadline:
+            time.sleep(0.05)
+            job = client.get(f"/api/jobs/{first['job']}").json()
+        assert job["state"] == "failed" and job["error"].startswith("timed out: stopped after 0.5 s")
+        # the first job's slot is free again once it has failed
+        assert client.post("/api/runs/0/rationale", files={"file": ("x.png", data)}).status_code == 200
+        release.set()
+        assert second["state"] in ("queued", "running")
+
+
+def test_heavy_requests_beyond_the_cap_wait_then_get_429(tmp_path_factory):
+    import threading
+
+    a, _ = tiny_runs(tmp_path_factory.getbasetemp())
+    limits = ExplorerLimits(max_heavy=1, heavy_wait=0.2)
+    with TestClient(create_app([a], limits=limits)) as client:
+        model = client.app.state.runs[0].run.model
+        plain, entered, release = model.decode, threading.Event(), threading.Event()
+
+        def held_decode(z):
+            entered.set()
+            release.wait(10)
+            return plain(z)
+
+        model.decode = held_decode
+        answers = []
+        holder = threading.Thread(target=lambda: answers.append(
+            client.post("/api/runs/0/decode", json={"z": [0.0] * LATENT})))
+        holder.start()
+        assert entered.wait(10)
+        busy = client.post("/api/runs/0/decode", json={"z": [0.0] * LATENT})
+        assert_refused(busy, 429, "busy", "1 model requests")
+        assert busy.headers["Retry-After"] == "1"
+        release.set()
+        holder.join(10)
+        model.decode = plain
+        assert answers[0].status_code == 200
+        assert client.post("/api/runs/0/decode", json={"z": [0.0] * LATENT}).status_code == 200

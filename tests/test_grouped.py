@@ -130,14 +130,24 @@ def test_training_lowers_the_loss(tmp_path):
     model = build_model(model_config({"name": "grouped", "groups": [2, 2], "architecture": "mlp",
                                       "channels": 1, "size": 16}))
     batch = data.load(torch.arange(len(data)))
-    torch.manual_seed(0)
-    before = {k: v.item() for k, v in model.objective(batch).items()}
+
+    def terms() -> dict[str, float]:
+        """The terms on every image, averaged over 4 fixed draws of the reparameterisation noise."""
+        draws = []
+        for seed in range(4):
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                draws.append({k: v.item() for k, v in model.objective(batch).items()})
+        return {k: sum(d[k] for d in draws) / len(draws) for k in draws[0]}
+
+    before = terms()
     fit(model, data, TrainConfig(steps=150, batch_size=32, lr=1e-3, log_every=50), tmp_path,
         progress=False)
-    torch.manual_seed(0)
-    after = {k: v.item() for k, v in model.objective(batch).items()}
-    assert after["loss"] < 0.7 * before["loss"]
-    assert after["reconstruction_1"] < before["reconstruction_1"]
-    assert after["reconstruction_2"] < before["reconstruction_2"]
-    # the second group adds to the first: decoding both reconstructs better than the first alone
-    assert after["reconstruction_2"] < after["reconstruction_1"]
+    after = terms()
+    # measured: loss 355 -> 59, each reconstruction 177 -> 29 (OMP_NUM_THREADS 1 and 2 alike); the
+    # factor 2 margins hold for any CPU's rounding. Whether decoding both groups beats the first alone
+    # is left out: at 150-400 steps the two differ by -1.8 to +0.1 nats (of 20-33), the sign set by the seed
+    # (notes/issue-18.md), a difference no float margin can make portable
+    assert after["loss"] < 0.5 * before["loss"]
+    assert after["reconstruction_1"] < 0.5 * before["reconstruction_1"]
+    assert after["reconstruction_2"] < 0.5 * before["reconstruction_2"]

@@ -70,18 +70,20 @@ def test_a_kill_after_the_last_checkpoint_redoes_those_steps_without_duplicate_l
 
 
 class ExplodingModel(torch.nn.Module):
-    """A model whose 'total_correlation' term turns to NaN at its 30th call."""
+    """A model whose ``term`` turns to NaN at its ``at``-th call (and the total with it, if asked)."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, at: int = 30, term: str = "total_correlation", total: bool = False):
         super().__init__()
-        self.inner, self.calls = inner, 0
+        self.inner, self.calls, self.at, self.term, self.total = inner, 0, at, term, total
 
     def training_steps(self):
         def loss(batch: Batch):
             self.calls += 1
             terms = self.inner.objective(batch)
-            if self.calls >= 30:
-                terms["total_correlation"] = terms["total_correlation"] * float("nan")
+            if self.calls >= self.at:
+                terms[self.term] = terms[self.term] * float("nan")
+                if self.total:
+                    terms["loss"] = terms["loss"] + terms[self.term]
             return terms
 
         return [TrainingStep("tcvae", list(self.parameters()), loss)]
@@ -89,13 +91,24 @@ class ExplodingModel(torch.nn.Module):
 
 def test_a_non_finite_term_stops_the_run_names_the_term_and_keeps_the_last_checkpoint(small_shapes, tmp_path):
     model = ExplodingModel(tcvae(small_shapes))
-    with pytest.raises(NonFiniteLossError, match=r"step 30: loss term 'total_correlation' is nan"):
+    with pytest.raises(NonFiniteLossError, match=r"step 30: loss term 'total_correlation' is nan") as err:
         fit(model, small_shapes, config(100, checkpoint_every=20), tmp_path, progress=False)
+    assert f"the last checkpoint, at step 20, is kept in {tmp_path / 'state.safetensors'}" in str(err.value)
     kept = read_safetensors(tmp_path / "state.safetensors")
     assert all(torch.isfinite(t).all() for k, t in kept.items() if t.is_floating_point())
     from untwine.train.checkpoint import load_state
 
     assert load_state(tmp_path / "state.safetensors")["progress"]["step"] == 20
+
+
+def test_a_non_finite_loss_names_the_term_behind_it_and_says_when_no_checkpoint_exists(small_shapes, tmp_path):
+    # the total is NaN because reconstruction is: the message names reconstruction, the first cause
+    model = ExplodingModel(tcvae(small_shapes), at=2, term="reconstruction", total=True)
+    with pytest.raises(NonFiniteLossError) as err:
+        fit(model, small_shapes, config(100, checkpoint_every=20), tmp_path, progress=False)
+    assert str(err.value) == ("step 2: loss term 'reconstruction' is nan; training stopped, and no "
+                              "checkpoint exists yet (the first was due at step 20)")
+    assert not (tmp_path / "state.safetensors").exists()
 
 
 def test_weights_of_another_shape_are_refused_with_the_file_named(small_shapes, tmp_path):
@@ -163,3 +176,52 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_names(small_shap
     assert compiled.keys() == eager.keys()
     for name, value in compiled.items():
         torch.testing.assert_close(value, eager[name], rtol=1e-3, atol=1e-4, msg=name)
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptedModel(torch.nn.Module):
+    """Stops the process's training (as a kill would) when it reaches step ``at``."""
+
+    def __init__(self, inner, at: int | None):
+        super().__init__()
+        self.inner, self.at, self.calls = inner, at, 0
+
+    def training_steps(self):
+        def loss(batch: Batch):
+            self.calls += 1
+            if self.calls == self.at:
+                raise Interrupted
+            return self.inner.objective(batch)
+
+        return [TrainingStep("tcvae", list(self.parameters()), loss)]
+
+
+def _scalars(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_logs_after_resumes_equal_the_uninterrupted_runs_line_for_line(small_shapes, tmp_path):
+    # checkpoints at 20, 40, 60 and log lines at 15, 30, 45, 60: the stop at step 50 resumes from 40,
+    # inside the window 31..45 whose running sums the checkpoint must hold; the stop at 70 resumes
+    # from 60, a logged step that TensorBoard must keep
+    settings = config(80, log_every=15, checkpoint_every=20)
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    fit(tcvae(small_shapes), small_shapes, settings, straight, progress=False)
+    for at in (50, 30, None):  # the second session stops at its 30th step, step 70
+        model = InterruptedModel(tcvae(small_shapes), at)
+        if at is None:
+            fit(model, small_shapes, settings, broken, progress=False)
+        else:
+            with pytest.raises(Interrupted):
+                fit(model, small_shapes, settings, broken, progress=False)
+    assert (broken / "metrics.jsonl").read_text() == (straight / "metrics.jsonl").read_text()
+    scalars = _scalars(broken)
+    assert scalars == _scalars(straight)
+    assert [step for step, _ in scalars["loss"]] == [15, 30, 45, 60, 75, 80]

@@ -87,7 +87,9 @@ def test_laplacian_loss_is_zero_for_identical_images_and_grows_with_blur():
 def test_inversion_lowers_the_reconstruction_error_on_held_out_images(tmp_path):
     values = {"name": "gan", "output": str(tmp_path), "data": {"source": "blobs", "options": {"n": 400}},
               "model": {"name": "wgan", "latent_dim": 8, "width": 8},
-              "train": {"steps": 30, "batch_size": 16, "device": "cpu", "lr": 1e-3}}
+              "train": {"steps": 80, "batch_size": 16, "device": "cpu", "lr": 1e-3}}
+    # a generator of 80 steps: after 30 the held-out error fell by 11%, 2% or 10% with seeds 0, 1, 2
+    # (a margin a CPU's rounding could cross); after 80 by 21%, 20%, 16% (notes/issue-18.md)
     gan_run, _ = train(validate_config(values), progress=False)
     assert (gan_run.dir / "figures" / "samples.png").exists()
     held_in, held_out = blobs(n=400).split(0.25, seed=1)

@@ -51,13 +51,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     from untwine.experiment import load_config, resume_config
     from untwine.run import train
 
+    run_dir = None
     if args.resume:
-        config = resume_config(args.resume, args.set)
+        # a run is its directory: it trains where it is now, whatever output/name its config holds
+        run_dir = Path(args.resume)
+        config = resume_config(run_dir, args.set)
     elif args.config:
         config = load_config(args.config, args.set)
     else:
         raise ValueError("give a CONFIG.yaml to train, or --resume RUN_DIR")
-    run, result = train(config, resume=True)
+    run, result = train(config, resume=True, run_dir=run_dir)
     _print_run(run, result)
 
 

@@ -39,6 +39,8 @@ def load_config(path: Path | str, overrides: Sequence[str] = ()) -> RunConfig:
 def resume_config(run_dir: Path | str, overrides: Sequence[str] = ()) -> RunConfig:
     """The config a run directory was trained with, with ``overrides`` applied (``--resume``)."""
     path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run directory ({CONFIG_FILE} missing)")
     return validate_experiment(apply_overrides(read_yaml(path), overrides), origin=str(path))
 
 

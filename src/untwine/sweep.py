@@ -153,6 +153,15 @@ def execute(config_path: str, threads: int) -> str:
     return str(run_all(config_path, progress=False)[0].dir)
 
 
+def _die_with_parent() -> None:
+    """Run in each child before it starts (Linux): a SIGKILL of the sweep kills its runs too, so a
+    sweep started again never finds a run of the killed one still training."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _run_local(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(sweep.resources.cpus)}
     waiting, running = list(paths), []
@@ -172,7 +181,8 @@ def _run_local(paths: list[Path], sweep: SweepConfig, bar: tqdm) -> None:
                 log = open(path.with_suffix(".log"), "w")  # noqa: SIM115 (closed by the child's exit)
                 running.append(subprocess.Popen(
                     [sys.executable, "-m", "untwine.sweep", str(path), str(sweep.resources.cpus)],
-                    stdout=log, stderr=subprocess.STDOUT, env=env))
+                    stdout=log, stderr=subprocess.STDOUT, env=env,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None))
                 log.close()
             time.sleep(0.2)
             for child in [c for c in running if c.poll() is not None]:

@@ -9,6 +9,7 @@ resized to the model's size, as the training images were.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import numpy as np
@@ -79,7 +80,13 @@ def decode_upload(data: bytes, channels: int, size: int) -> torch.Tensor:
             image.load()
     except UploadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        # Pillow refuses before reading the size out: its message holds the pixel count
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"has {found.group(1)} pixels" if found else "has too many pixels"
+        raise UploadError(413, f"the image is too large: it {size}; the limit is {MAX_UPLOAD_PIXELS} "
+                               "pixels") from None
+    except UnidentifiedImageError:
         raise UploadError(415, "the upload is not a PNG or JPEG image that can be decoded") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise UploadError(400, f"the image could not be decoded: {err}") from None

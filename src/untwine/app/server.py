@@ -15,12 +15,19 @@ an upload that is not a PNG/JPEG or has the wrong channels) gets a 4xx with a me
     POST /api/runs/{run}/predict              {"z": [...]} -> the latent classifier's probabilities
     POST /api/runs/{run}/rationale            file + target -> a job id (rationales take seconds)
     GET  /api/jobs/{job}                      the job's progress, and its images when done
+
+Limits (``ExplorerLimits``), so a page left open or a busy client cannot queue work without end: at
+most ``max_jobs`` rationale jobs queued or running (the next is refused with 429 and a Retry-After),
+each stopped after ``job_timeout`` seconds; at most ``max_heavy`` model requests (encode, decode,
+traverse, predict) computing at once, the others waiting up to ``heavy_wait`` seconds for a turn and
+then refused with 429 and a Retry-After.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 import threading
 import time
 import uuid
@@ -38,6 +45,7 @@ from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFi
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from untwine.app.images import MAX_UPLOAD_BYTES, UploadError, decode_upload, to_png
 from untwine.explain.run_classifier import (
@@ -56,6 +64,28 @@ KL_REFERENCE = 512
 MAX_STEPS = 24
 STATIC_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 KEPT_JOBS = 32
+
+
+@dataclass(frozen=True)
+class ExplorerLimits:
+    """How much work one explorer server takes on at once (see the module docstring)."""
+
+    max_jobs: int = 4
+    job_timeout: float = 120.0
+    max_heavy: int = 4
+    heavy_wait: float = 10.0
+
+
+class Busy(Exception):
+    """The server is at a limit: answered 429 with a Retry-After of ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobTimeout(Exception):
+    """A rationale job ran past ``ExplorerLimits.job_timeout``."""
 
 Coordinate = Annotated[float, Field(ge=-Z_LIMIT, le=Z_LIMIT, allow_inf_nan=False)]
 
@@ -128,7 +158,9 @@ class Job:
     id: str
     run: int
     started: float = field(default_factory=time.time)
-    state: str = "running"  # running, done, failed
+    state: str = "queued"  # queued, running, done, failed
+    ran: float | None = None  # time.monotonic() when it started running
+    finished: float | None = None
     step: int = 0
     total: int | None = None
     result: dict[str, Any] | None = None
@@ -153,16 +185,34 @@ def _static(name: str) -> Response:
     return Response(text, media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
 
 
-def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = None) -> FastAPI:
+def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = None,
+               limits: ExplorerLimits | None = None) -> FastAPI:
     """The explorer over ``run_dirs``. ``rationale`` replaces the library's rationale function
-    (untwine.explain.rationale.rationale), e.g. in tests."""
+    (untwine.explain.rationale.rationale), e.g. in tests; ``limits`` bounds the work it takes on."""
     if not run_dirs:
         raise ValueError("the explorer needs at least one run directory")
+    limits = limits or ExplorerLimits()
     runs = [open_run(i, d) for i, d in enumerate(run_dirs)]
     jobs: OrderedDict[str, Job] = OrderedDict()
     jobs_lock = threading.Lock()
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rationale")
+    heavy_slots = threading.BoundedSemaphore(limits.max_heavy)
     app = FastAPI(title="untwine explorer", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
+
+    def heavy(compute, *args: Any) -> Any:
+        """``compute(*args)`` in one of ``max_heavy`` slots; Busy when none frees up in time."""
+        if not heavy_slots.acquire(timeout=limits.heavy_wait):
+            raise Busy(f"the explorer is busy: {limits.max_heavy} model requests are computing and "
+                       f"none finished within {limits.heavy_wait:g} s; retry shortly", retry_after=1)
+        try:
+            return compute(*args)
+        finally:
+            heavy_slots.release()
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -237,7 +287,7 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
 
     @app.get("/api/runs/{run_id}/images/{index}")
     def image_by_index(run_id: int, index: int) -> dict[str, Any]:
-        return dataset_image(get_run(run_id), index)
+        return heavy(dataset_image, get_run(run_id), index)
 
     @app.get("/api/runs/{run_id}/classes/{label}")
     def image_by_class(run_id: int, label: str, nth: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -254,22 +304,29 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
         rows = np.flatnonzero(labels == value)
         if nth >= len(rows):
             raise HTTPException(404, f"class {label!r} has {len(rows)} images; nth={nth} is past the last")
-        return dataset_image(entry, int(rows[nth]))
+        return heavy(dataset_image, entry, int(rows[nth]))
 
     @app.post("/api/runs/{run_id}/encode")
     async def encode_upload(run_id: int, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
         entry = get_run(run_id)
         data = await file.read(MAX_UPLOAD_BYTES + 1)
-        x = decode_upload(data, entry.channels, entry.size)
-        return encoded(entry, x, filename=file.filename)
+
+        def compute() -> dict[str, Any]:
+            return encoded(entry, decode_upload(data, entry.channels, entry.size), filename=file.filename)
+
+        # off the event loop: decoding and encoding an image must not hold up every other request
+        return await run_in_threadpool(heavy, compute)
 
     @app.post("/api/runs/{run_id}/decode")
     def decode(run_id: int, code: Code) -> Response:
         entry = get_run(run_id)
         z = code_of(entry, code.z)
-        with torch.inference_mode():
-            image = mean_image(entry.run.model.decode(z))
-        return Response(to_png(image), media_type="image/png")
+
+        @torch.inference_mode()
+        def compute() -> bytes:
+            return to_png(mean_image(entry.run.model.decode(z)))
+
+        return Response(heavy(compute), media_type="image/png")
 
     @app.post("/api/runs/{run_id}/traverse")
     def traverse(run_id: int, request: Traversal) -> Response:
@@ -280,11 +337,14 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
                                      f"0..{entry.latent_dim - 1}")
         codes = z.repeat(request.steps, 1)
         codes[:, request.dim] = torch.linspace(-request.span, request.span, request.steps)
-        with torch.inference_mode():
-            images = mean_image(entry.run.model.decode(codes))
-        buffer = io.BytesIO()
-        image_grid(images[None], pad=1).save(buffer, format="PNG")
-        return Response(buffer.getvalue(), media_type="image/png")
+
+        @torch.inference_mode()
+        def compute() -> bytes:
+            buffer = io.BytesIO()
+            image_grid(mean_image(entry.run.model.decode(codes))[None], pad=1).save(buffer, format="PNG")
+            return buffer.getvalue()
+
+        return Response(heavy(compute), media_type="image/png")
 
     @app.post("/api/runs/{run_id}/predict")
     def predict(run_id: int, code: Code) -> dict[str, Any]:
@@ -292,11 +352,16 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
         z = code_of(entry, code.z)
         if entry.classifier is None:
             raise HTTPException(409, f"run {entry.id} ({entry.label}) has no latent classifier")
-        return {"run": entry.id, "prediction": prediction(entry, z)}
+        return {"run": entry.id, "prediction": heavy(prediction, entry, z)}
 
     def run_job(job: Job, entry: ExplorerRun, x: torch.Tensor, target: int | None) -> None:
+        job.state, job.ran = "running", time.monotonic()
+
         def progress(step: int, total: int) -> None:
             job.step, job.total = int(step), int(total)
+            if time.monotonic() - job.ran > limits.job_timeout:  # stops the job at its next step
+                raise JobTimeout(f"stopped after {limits.job_timeout:g} s (the limit per job), at "
+                                 f"step {step} of {total}")
 
         try:
             result = compute_rationale(entry.run.model, entry.classifier, x, target, progress, rationale)
@@ -317,8 +382,21 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
                 "trajectory": torch.as_tensor(result.trajectory).detach().float().ravel()[:2000].tolist(),
             }
             job.state = "done"
+        except JobTimeout as err:
+            job.error, job.state = f"timed out: {err}", "failed"
         except Exception as err:  # the job reports any failure to the page instead of dying silently
             job.error, job.state = f"{type(err).__name__}: {err}", "failed"
+        finally:
+            job.finished = time.monotonic()
+
+    def retry_after() -> int:
+        """Seconds until a job slot is likely free: the recent jobs' mean run time, per queued job
+        ahead, at least 1 (5 when no job has finished yet)."""
+        with jobs_lock:
+            spans = [j.finished - j.ran for j in jobs.values() if j.finished and j.ran]
+            waiting = sum(j.state in ("queued", "running") for j in jobs.values())
+        each = sum(spans) / len(spans) if spans else 5.0
+        return max(1, math.ceil(each * max(1, waiting - limits.max_jobs + 1)))
 
     @app.post("/api/runs/{run_id}/rationale")
     async def start_rationale(run_id: int, file: Annotated[UploadFile, File()],
@@ -332,9 +410,17 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
         x = decode_upload(await file.read(MAX_UPLOAD_BYTES + 1), entry.channels, entry.size)
         job = Job(uuid.uuid4().hex, entry.id)
         with jobs_lock:
-            jobs[job.id] = job
-            while len(jobs) > KEPT_JOBS:
-                jobs.popitem(last=False)
+            active = sum(j.state in ("queued", "running") for j in jobs.values())
+            if active < limits.max_jobs:
+                jobs[job.id] = job
+                # forget the oldest finished jobs; an active one is never dropped
+                for old in [k for k, j in jobs.items() if j.state in ("done", "failed")]:
+                    if len(jobs) <= KEPT_JOBS:
+                        break
+                    del jobs[old]
+        if job.id not in jobs:
+            raise Busy(f"{active} rationale jobs are queued or running, the most this explorer takes "
+                       f"({limits.max_jobs}); retry when one has finished", retry_after=retry_after())
         worker.submit(run_job, job, entry, x, classes.index(target) if target else None)
         return job.describe()
 
@@ -350,10 +436,11 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
     return app
 
 
-def serve(run_dirs: Sequence[Path | str], host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(run_dirs: Sequence[Path | str], host: str = "127.0.0.1", port: int = 8765,
+          limits: ExplorerLimits | None = None) -> None:
     """Serve the explorer until interrupted (127.0.0.1: reachable from this machine only)."""
     import uvicorn
 
-    app = create_app(run_dirs)
+    app = create_app(run_dirs, limits=limits)
     print(f"untwine explorer: http://{host}:{port}/  ({len(run_dirs)} run(s); Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -75,6 +75,11 @@ def load_weights(module: torch.nn.Module, path: Path) -> None:
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or a bare pickle
+        raise ValueError(f"{path}: not a safetensors file but a pickle (torch.save), which untwine "
+                         "never loads: loading a pickle runs code from the file")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:

@@ -3,9 +3,10 @@
 Each iteration runs every training step of the model in order (a step with ``repeat=k`` runs k
 times, each on a fresh batch), one Adam optimizer per step. Batches come from the dataset's
 stateless sampler, indexed by a draw counter, so a resumed run draws exactly the batches an
-uninterrupted one would; with the RNG states and optimizer moments in the checkpoint, resuming on
-the CPU continues bit for bit. With a Lightning ``fabric`` (``train.devices > 1``) every process runs
-this loop under DDP; see ``untwine.train.distributed``.
+uninterrupted one would; with the RNG states, optimizer moments and the running sums of the
+logging window in the checkpoint, resuming on the CPU continues bit for bit, weights and logs alike.
+With a Lightning ``fabric`` (``train.devices > 1``) every process runs this loop under DDP; see
+``untwine.train.distributed``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from untwine.core.io import remove_temporary_files
 from untwine.data.augment import augment
 from untwine.data.batch import Batch
 from untwine.models.base import Model
 from untwine.train.checkpoint import load_state, save_state, save_weights
 from untwine.train.config import TrainConfig
 from untwine.train.fast import adam, keep_freed_memory
-from untwine.train.logging import RunLogger
+from untwine.train.logging import RunLogger, read_metrics
 from untwine.train.record import SUMMARY_FILE, run_record, write_record, write_summary
 
 STATE_FILE = "state.safetensors"
@@ -37,6 +39,10 @@ class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or infinite; the run stopped and its last good checkpoint is kept."""
 
 
+class ResumeError(ValueError):
+    """A run directory's checkpoint cannot continue as asked (e.g. it is past ``train.steps``)."""
+
+
 @dataclass
 class FitResult:
     run_dir: Path
@@ -45,6 +51,8 @@ class FitResult:
     seconds: float
     images_per_second: float
     last_terms: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0  # training time over every session of the run, from the checkpoint
+    total_images_per_second: float = 0.0  # over every session
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,6 +120,27 @@ def _optimizer_state(state: dict) -> dict:
     }
 
 
+def _first_non_finite(names: list[str], values: torch.Tensor) -> int:
+    """The index of the term to blame: the first non-finite one other than the total ``loss`` (which
+    is non-finite because a term is), or ``loss`` itself when no term is."""
+    bad = [i for i in (~torch.isfinite(values)).nonzero().flatten().tolist()]
+    named = [i for i in bad if names[i].rsplit("/", 1)[-1] != "loss"]
+    return (named or bad)[0]
+
+
+def _window_state(sums: dict[str, torch.Tensor], count: int) -> dict:
+    # term names may hold '/', the checkpoint's path separator: names go to JSON, values in one tensor
+    names = list(sums)
+    values = torch.stack([sums[k] for k in names]) if names else torch.zeros(0)
+    return {"count": count, "names": names, "sums": values}
+
+
+def _window_from_state(state: dict | None) -> tuple[dict[str, torch.Tensor], int]:
+    if not state:
+        return {}, 0
+    return dict(zip(state["names"], state["sums"].unbind(), strict=True)), int(state["count"])
+
+
 def fit(
     model: Model,
     dataset,
@@ -135,6 +164,10 @@ def fit(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    main = fabric is None or fabric.is_global_zero
+    if main:
+        for orphan in remove_temporary_files(run_dir):
+            print(f"untwine: removed {orphan}, left by a write that a kill interrupted", file=sys.stderr)
     device = resolve_device(config.device) if fabric is None else fabric.device
     if config.allocator == "keep_freed":  # a process-wide setting: only when asked (see TrainConfig)
         keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
@@ -145,8 +178,7 @@ def fit(
         for network in model.children():  # in place: the state dict keeps its names
             network.compile()
     steps = model.training_steps()
-    rank, world, main = (0, 1, True) if fabric is None else (
-        fabric.global_rank, fabric.world_size, fabric.is_global_zero)
+    rank, world = (0, 1) if fabric is None else (fabric.global_rank, fabric.world_size)
     recorded = record and main and _record(model, dataset, config, run_dir, seed)
     if fabric is None:
         losses = [step.loss for step in steps]
@@ -163,32 +195,57 @@ def fit(
     sampler = dataset.sampler(config.batch_size, seed)
     draws_per_iteration = sum(step.repeat for step in steps)
 
-    start = 0
+    start, earlier_seconds = 0, 0.0
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
     state_path = run_dir / STATE_FILE
+    checkpointed: int | None = None  # the step of the last checkpoint on disk
     if resume and state_path.exists():
         state = load_state(state_path)
-        model.load_state_dict(state["model"])
-        for step, optimizer in zip(steps, optimizers, strict=True):
-            optimizer.load_state_dict(_optimizer_state(state["optimizers"][step.name]))
+        try:
+            model.load_state_dict(state["model"])
+            for step, optimizer in zip(steps, optimizers, strict=True):
+                optimizer.load_state_dict(_optimizer_state(state["optimizers"][step.name]))
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise ResumeError(f"{state_path}: this checkpoint does not fit the model ({err})") from err
         _set_rng_state(state["rng"].get("ranks", {}).get(str(rank), state["rng"]))
-        start = int(state["progress"]["step"])
+        start = checkpointed = int(state["progress"]["step"])
+        earlier_seconds = float(state["progress"].get("seconds", 0.0))
+        sums, count = _window_from_state(state.get("log_window"))
+        if start > config.steps:
+            raise ResumeError(f"{state_path}: the run has trained {start} steps, more than "
+                              f"train.steps={config.steps}; ask for at least {start}")
+    began = time.perf_counter()
 
     def checkpoint(done: int) -> None:
+        nonlocal checkpointed
         rng = _rng_state()
         if fabric is not None:  # every rank's RNG, so each resumes its own noise stream
             gathered = fabric.all_gather({k: v.to(device) for k, v in rng.items()})
             rng["ranks"] = {str(r): {k: v[r].cpu().clone() for k, v in gathered.items()}
                             for r in range(world)}
         if main:
+            # the logs up to here and the weights go to disk before the state that commits the step:
+            # a resume from this state must not lose log lines, nor keep older weights
+            if logger is not None:
+                logger.flush()
+            save_weights(model, run_dir / WEIGHTS_FILE)
             save_state(state_path, {
                 "model": model.state_dict(),
                 "optimizers": {s.name: o.state_dict() for s, o in zip(steps, optimizers, strict=True)},
                 "rng": rng,
-                "progress": {"step": done},
+                "progress": {"step": done, "seconds": earlier_seconds + time.perf_counter() - began},
+                "log_window": _window_state(sums, count),
             })
-            save_weights(model, run_dir / WEIGHTS_FILE)
+        checkpointed = done
         if fabric is not None:
             fabric.barrier()
+
+    def kept() -> str:
+        if checkpointed is None:
+            return (f"no checkpoint exists yet (the first was due at step "
+                    f"{min(config.checkpoint_every, config.steps)})")
+        return f"the last checkpoint, at step {checkpointed}, is kept in {state_path}"
 
     def name(step_name: str, term: str) -> str:
         return term if len(steps) == 1 else f"{step_name}/{term}"
@@ -199,10 +256,10 @@ def fit(
         dynamic_ncols=True,
         mininterval=0.5 if sys.stderr.isatty() else 10.0, desc=run_dir.name,
     )
-    sums: dict[str, torch.Tensor] = {}
-    count = 0
     last: dict[str, float] = {}
-    began = time.perf_counter()
+    if start == config.steps and main:  # finished before: its last logged terms, for the summary
+        logged = [line for line in read_metrics(run_dir) if line.get("step") == start]
+        last = {k: v for k, v in logged[-1].items() if k != "step"} if logged else {}
     model.train()
     try:
         for iteration in range(start, config.steps):
@@ -219,13 +276,11 @@ def fit(
                     values = torch.stack([t.detach().float() for t in terms.values()])
                     if fabric is not None:  # log rank means; a NaN on one rank stops them all
                         values = fabric.all_reduce(values, reduce_op="mean")
-                    finite = torch.isfinite(values)
-                    if not bool(finite.all()):
-                        bad = int((~finite).nonzero()[0])
+                    if not bool(torch.isfinite(values).all()):
+                        bad = _first_non_finite(list(terms), values)
                         raise NonFiniteLossError(
                             f"step {iteration + 1}: loss term {name(step.name, list(terms)[bad])!r} "
-                            f"is {values[bad].item()}; training stopped and the last good "
-                            f"checkpoint in {run_dir} is kept"
+                            f"is {values[bad].item()}; training stopped, and {kept()}"
                         )
                     optimizer.zero_grad(set_to_none=True)
                     if fabric is None:
@@ -252,12 +307,13 @@ def fit(
         if logger is not None:
             logger.close()
     seconds = time.perf_counter() - began
-    trained = config.steps - start
+    images_per_step = draws_per_iteration * config.batch_size * world
+    total_seconds = earlier_seconds + seconds
     result = FitResult(
         run_dir=run_dir, steps=config.steps, resumed_from=start, seconds=seconds,
-        images_per_second=trained * draws_per_iteration * config.batch_size * world
-        / max(seconds, 1e-9),
-        last_terms=last,
+        images_per_second=(config.steps - start) * images_per_step / max(seconds, 1e-9),
+        last_terms=last, total_seconds=total_seconds,
+        total_images_per_second=config.steps * images_per_step / max(total_seconds, 1e-9),
     )
     if recorded:
         write_summary(run_dir, result)

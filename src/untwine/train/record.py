@@ -81,9 +81,10 @@ def write_record(values: dict[str, Any], run_dir: Path) -> None:
 
 
 def write_summary(run_dir: Path, result: Any) -> None:
-    """summary.json, written last: the run finished (with its speed and last loss terms)."""
+    """summary.json, written last: the run finished (with its speed and last loss terms). Time and
+    rate count every session of the run, so a resumed run reports its real speed."""
     summary = {"steps": result.steps, "resumed_from": result.resumed_from,
-               "seconds": round(result.seconds, 2),
-               "images_per_second": round(result.images_per_second, 1),
+               "seconds": round(result.total_seconds, 2),
+               "images_per_second": round(result.total_images_per_second, 1),
                "last_terms": result.last_terms}
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))

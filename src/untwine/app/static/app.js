@@ -193,9 +193,9 @@ class Panel {
       clearError();
       let job = await (await postFile(`/api/runs/${this.run.id}/rationale`, state.image, { target })).json();
       bar.hidden = false;
-      while (job.state === "running") {
+      while (job.state === "queued" || job.state === "running") {
         if (job.progress === null) bar.removeAttribute("value"); else bar.value = job.progress;
-        status.textContent = `running ${job.elapsed.toFixed(1)} s` + (job.total ? `, step ${job.step} of ${job.total}` : "");
+        status.textContent = `${job.state} ${job.elapsed.toFixed(1)} s` + (job.total ? `, step ${job.step} of ${job.total}` : "");
         await new Promise((resolve) => setTimeout(resolve, 300));
         job = await (await api(`/api/jobs/${job.job}`)).json();
       }
