@@ -57,10 +57,14 @@ def test_evaluate_errors_name_the_option_and_the_value(run_dir, capsys):
 
 
 def test_explain_of_a_file_that_is_no_image_names_it(run_dir, tmp_path, capsys):
-    text = tmp_path / "notes.txt"
+    text = tmp_path / "notes.png"
     text.write_text("not a picture")
     err = one_line_error(capsys, ["explain", str(run_dir), "--image", str(text)])
-    assert f"--image {text}: not an image file" in err
+    assert f"--images {text}: not an image file" in err
+    listing = tmp_path / "notes.txt"  # a .txt file lists test-split indices
+    listing.write_text("not a picture")
+    err = one_line_error(capsys, ["explain", str(run_dir), "--images", str(listing)])
+    assert f"--images {listing}: expected test-split indices" in err
 
 
 def test_a_failed_sweep_run_is_one_line_naming_its_log(tmp_path, capsys):

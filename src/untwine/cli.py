@@ -207,11 +207,19 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from untwine.explain.session import explain
     from untwine.run import load_run
 
-    numbers = explain(load_run(args.run), args.image, target=args.target,
+    numbers = explain(load_run(args.run), args.images, source=args.source, target=args.target,
                       out=Path(args.out) if args.out else None, max_steps=args.max_steps)
-    print(f"class {numbers['source_class']} -> {numbers['final_class']} "
-          f"(target {numbers['target_class']}): cutoff "
-          f"{'reached' if numbers['reached_cutoff'] else 'not reached'} in {numbers['steps']} steps")
+    records = numbers["rationales"]
+    for record in records[:20]:
+        print(f"{record['image']}: {record['summary']}")
+    if len(records) > 20:
+        print(f"... {len(records) - 20} more in rationales.json")
+    counts = numbers["counts"]
+    print(f"{len(records)} images: {counts['reached']} reached, {counts['already']} already there before any "
+          f"step, {counts['max_steps']} not reached within {args.max_steps} steps; "
+          f"median steps {numbers['steps_median']:g}")
+    print(f"numbers: {Path(numbers['arrays']).resolve().with_suffix('.json')}")
+    print(f"arrays: {Path(numbers['arrays']).resolve()}")
     for figure in numbers["figures"]:
         print(f"figure: {Path(figure).resolve()}")
 
@@ -368,10 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="why this class rather than another: rationale + baselines")
     explain.add_argument("run", help="run directory of a model with an encoder (VAE, wgan_inversion)")
-    explain.add_argument("--image", required=True, help="index into the run's test split, or an image file")
-    explain.add_argument("--target", type=int, help="class to move towards (default: the 2nd most probable)")
-    explain.add_argument("--max-steps", type=int, default=5000, help="Adam steps at most (default 5000)")
-    explain.add_argument("--out", help="folder for the figures and JSON (default: RUN/explain)")
+    explain.add_argument("--images", "--image", required=True,
+                         help="test-split index (7), range (0:200), file of indices (.txt) or a picture")
+    explain.add_argument("--class", dest="source", type=int,
+                         help="class to explain, moved away from; takes the test images of that label "
+                              "(default: each image's predicted class)")
+    explain.add_argument("--target", type=int,
+                         help="class to move towards (default: the most probable other)")
+    explain.add_argument("--max-steps", type=int, default=1000, help="optimizer steps at most (default 1000)")
+    explain.add_argument("--out", help="folder for rationales.npz/.json and figures (default: RUN/explain)")
     explain.set_defaults(func=cmd_explain)
 
     report = sub.add_parser("report", help="one self-contained HTML page of one or more runs")

@@ -378,6 +378,9 @@ def create_app(run_dirs: Sequence[Path | str], rationale: RationaleFn | None = N
                 # signed difference on a grey background: brighter where the counterfactual is brighter
                 "difference": _png_uri(0.5 + 0.5 * difference[:1] / scale),
                 "reached": bool(first(result.reached).ravel()[0]),
+                # "reached", "already" (nothing to explain) or "max_steps"; a stand-in may say only reached
+                "status": (str(list(result.status)[0]) if getattr(result, "status", None) is not None
+                           else "reached" if bool(first(result.reached).ravel()[0]) else "max_steps"),
                 "steps": int(first(result.steps).ravel()[0]),
                 "trajectory": torch.as_tensor(result.trajectory).detach().float().ravel()[:2000].tolist(),
             }

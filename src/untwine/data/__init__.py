@@ -17,6 +17,7 @@ from untwine.data.isic import isic
 from untwine.data.longitudinal import longitudinal
 from untwine.data.medmnist import medmnist
 from untwine.data.mnist import mnist
+from untwine.data.nodules import nodules
 from untwine.data.pairs import PairSet
 from untwine.data.ph2 import ph2
 from untwine.data.registry import SourceRegistry
@@ -35,6 +36,7 @@ folder = SOURCES.add("folder", folder)
 digits = SOURCES.add("digits", digits)
 squares = SOURCES.add("squares", squares)
 blobs = SOURCES.add("blobs", blobs)
+nodules = SOURCES.add("nodules", nodules)
 ph2 = SOURCES.add("ph2", ph2)
 isic = SOURCES.add("isic", isic)
 volumes = SOURCES.add("volumes", volumes)
@@ -58,6 +60,7 @@ __all__ = [
     "longitudinal",
     "medmnist",
     "mnist",
+    "nodules",
     "ph2",
     "shapes",
     "volumes",

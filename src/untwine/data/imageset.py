@@ -219,6 +219,17 @@ class ImageSet:
         With groups, whole groups go to one side (no subject in both); else with labels, each class
         is split in the same proportion; else rows are drawn at random. Rows keep their order.
         """
+        train_rows, test_rows = self.split_rows(test_fraction, seed)
+        train, held_out = self.subset(train_rows), self.subset(test_rows)
+        if self.origin is not None and "part" not in self.origin:
+            split = {"test_fraction": test_fraction, "split_seed": seed}
+            train.origin = {**self.origin, **split, "part": "train"}
+            held_out.origin = {**self.origin, **split, "part": "test"}
+        return train, held_out
+
+    def split_rows(self, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The row indices (train, test) of ``split``: what lines up per-row data kept elsewhere
+        (e.g. the causal masks of a synthetic set) with the split."""
         if not 0 < test_fraction < 1:
             raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
         rng = np.random.default_rng(seed)
@@ -236,12 +247,7 @@ class ImageSet:
             for label in np.unique(strata):
                 rows = rng.permutation(np.flatnonzero(strata == label))
                 test[rows[: int(round(test_fraction * len(rows)))]] = True
-        train, held_out = self.subset(np.flatnonzero(~test)), self.subset(np.flatnonzero(test))
-        if self.origin is not None and "part" not in self.origin:
-            split = {"test_fraction": test_fraction, "split_seed": seed}
-            train.origin = {**self.origin, **split, "part": "train"}
-            held_out.origin = {**self.origin, **split, "part": "test"}
-        return train, held_out
+        return np.flatnonzero(~test), np.flatnonzero(test)
 
     # --- drawing batches -----------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ rationale algorithm of their own.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,7 @@ from torch import nn
 
 from untwine.core.options import Strict
 from untwine.explain.classifiers import Kind, latent_classifier
-from untwine.explain.rationale import pair_of
-from untwine.explain.rationale import rationale as library_rationale
+from untwine.explain.rationale import LatentRationale
 from untwine.train.checkpoint import load_weights
 
 CLASSIFIER_WEIGHTS = "classifier.safetensors"
@@ -119,12 +117,9 @@ def compute_rationale(
     rationale: RationaleFn | None = None,
 ) -> Any:
     """The rationale of ``images`` ([B, C, H, W] in [0, 1]) moved towards class ``target`` (None: away
-    from the predicted class), through ``rationale`` (default: the library's). The result has
-    ``reconstruction``, ``counterfactual``, ``difference``, ``trajectory``, ``reached`` and ``steps``.
-    ``progress(step, total)`` is passed on when the rationale function takes a ``progress`` argument."""
-    fn = rationale or library_rationale
-    kwargs: dict[str, Any] = {"target": target}
-    if progress is not None and "progress" in inspect.signature(fn).parameters:
-        kwargs["progress"] = progress
-    encode, decode = pair_of(model)
-    return fn(encode, decode, classifier.module, images, **kwargs)
+    from the predicted class) through ``LatentRationale``, with ``rationale`` as its algorithm
+    (default: the library's). The result has ``reconstruction``, ``counterfactual``, ``difference``,
+    ``trajectory``, ``reached``, ``status`` and ``steps``; ``progress(step, total)`` is passed on when
+    given."""
+    explainer = LatentRationale(classifier.module, model, algorithm=rationale)
+    return explainer.explain(images, towards=target, progress=progress)

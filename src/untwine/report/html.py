@@ -111,7 +111,9 @@ def _rationales(run_dir: Path, rationale: RationaleFn | None) -> dict[str, Any]:
     steps = np.atleast_1d(np.asarray(result.steps)).tolist()
     reached = np.atleast_1d(np.asarray(result.reached)).astype(bool).tolist()
     figure = rationale_figure(result, class_names=classifier.classes)
-    return {"classes": classifier.classes, "figure": data_uri(figure), "steps": steps, "reached": reached}
+    status = [str(s) for s in np.atleast_1d(np.asarray(result.status))]
+    return {"classes": classifier.classes, "figure": data_uri(figure), "steps": steps, "reached": reached,
+            "status": status}
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -164,7 +166,8 @@ def _run_section(page: RunPage) -> str:
         parts.append(f"<h3>rationales</h3><p class=\"meta\">latent classifier over {html.escape(classes)}; "
                      "each held-out image moved away from its predicted class</p>")
         steps = ", ".join(map(str, page.rationale["steps"]))
-        parts.append(_img(page.rationale["figure"], f"steps per image: {steps}"))
+        statuses = ", ".join(page.rationale.get("status", []))
+        parts.append(_img(page.rationale["figure"], f"steps per image: {steps}; status: {statuses}"))
     return "\n".join(parts)
 
 

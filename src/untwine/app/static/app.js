@@ -206,7 +206,8 @@ class Panel {
       $(".r-counterfactual", this.root).src = result.counterfactual;
       $(".r-difference", this.root).src = result.difference;
       $(".rationale-pictures", this.root).hidden = false;
-      status.textContent = `${result.reached ? "reached" : "did not reach"} the cutoff in ${result.steps} steps`;
+      const ended = { reached: "reached the other class", already: "was already there before any step: nothing to explain", max_steps: "did NOT reach the other class" };
+      status.textContent = `${ended[result.status] || result.status} (${result.steps} steps)`;
     } catch (err) {
       bar.hidden = true;
       status.textContent = "";
