@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-importlinter = pytest.importorskip("importlinter.cli")
+try:
+    import importlinter.cli as importlinter
+except ImportError as err:  # a hard failure, not a skip: a skipped contract lets upward imports in
+    raise ImportError("tests/test_layers.py needs import-linter: pip install -e '.[test]'") from err
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 

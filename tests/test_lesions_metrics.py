@@ -120,6 +120,25 @@ def test_mask_factors_binarize_each_measure_at_its_median():
     classes, class_means = binarize_at_median(np.array([1.0, 2.0, 3.0, 10.0]))
     assert classes.tolist() == [0, 0, 1, 1] and class_means.tolist() == [1.5, 6.5]
     assert means[2][0] < means[2][1]
+    vertical = factors[1:, 1]  # rows radius > columns radius: long along the vertical
+    assert vertical.tolist() == [0] * 5
+
+
+@pytest.mark.parametrize("tilt", [-0.5, -0.2, 0.2, 0.5])
+def test_orientation_factor_is_horizontal_against_vertical_major_axis_whatever_the_tilt(tilt):
+    masks = np.zeros((2, 64, 64), np.uint8)
+    for i, rotation in enumerate([tilt, np.pi / 2 + tilt]):  # long along columns, then along rows
+        rr, cc = ellipse(32, 32, 6, 18, shape=(64, 64), rotation=rotation)
+        masks[i, rr, cc] = 1
+    factors, means = mask_factors(masks)
+    assert factors[:, 1].tolist() == [1, 0]
+    assert means[1][1] == pytest.approx(np.pi / 2 - abs(tilt), abs=0.03)  # |angle| from the vertical
+    assert means[1][0] == pytest.approx(abs(tilt), abs=0.03)
+
+
+def test_mask_factors_refuse_an_empty_mask():
+    masks = np.zeros((6, 64, 64), np.uint8)
+    masks[:, 20:30, 20:40] = 1
     masks[4] = 0
     with pytest.raises(DataError, match=r"masks\[4\] is empty"):
         mask_factors(masks)

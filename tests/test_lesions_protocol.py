@@ -59,6 +59,10 @@ def test_scores_are_the_papers_columns_first_and_match_the_metrics_on_the_codes(
     assert result.details["MIG_hf"]["factors"] == ["eccentricity", "orientation", "size"]
     assert result.details["criteria"]["factors"] == ["streaks", "asymmetry"]
     assert result.parameters["psnr_on"] == "held_out" and result.parameters["psnr_images"] == 12
+    # 12 held-out images hold fewer than folds=5 of some class: scored on the evaluated split, said so
+    assert result.parameters["scored_on"] == "evaluated split"
+    assert "fewer than folds=5" in result.parameters["scored_on_reason"]
+    assert result.parameters["components"] == 3  # PH2-like: as many GMM components as classes
     x = data[:12].load(np.arange(12)).images
     mse = ((net.reconstruct(x) - x) ** 2).flatten(1).mean(1).numpy()
     assert result.scores["PSNR"] == pytest.approx(np.mean(10 * np.log10(1 / mse)), rel=1e-5)
@@ -66,6 +70,23 @@ def test_scores_are_the_papers_columns_first_and_match_the_metrics_on_the_codes(
     assert (tmp_path / "lesion_walk.png").stat().st_size > 1000
     assert (tmp_path / "lesion_traversals.png").stat().st_size > 1000
     json.dumps(result.details)  # eval.json can hold it
+
+
+def test_scores_are_computed_on_the_held_out_images_by_default(tmp_path):
+    data, net = lesion_set(n=90), model()
+    train, held_out = data[:45], data[45:]
+    result = lesions(net, train, seed=0, figures=tmp_path, held_out=held_out, realizations=2, folds=5,
+                     components=4, draw_figures=False)
+    assert result.parameters["scored_on"] == "held_out" and result.parameters["n"] == 45
+    assert result.parameters["components"] == 4
+    with torch.no_grad():
+        codes = net.encode(held_out.load(np.arange(45)).images).mean.double().numpy()
+    onehot = (held_out.labels[:, None] == np.arange(3)).astype(int)
+    assert result.scores["MIG_p"] == pytest.approx(mig(codes, onehot).score)
+    on_train = lesions(net, train, seed=0, figures=tmp_path, held_out=held_out, realizations=2, folds=5,
+                       score_on="evaluated", draw_figures=False)
+    assert on_train.parameters["scored_on"] == "evaluated split" and on_train.parameters["n"] == 45
+    assert on_train.scores["MIG_p"] != result.scores["MIG_p"]
 
 
 def test_a_dataset_without_labels_or_masks_skips_those_columns(tmp_path):
@@ -116,6 +137,7 @@ def test_untwine_run_and_table_give_the_papers_layout(tmp_path, capsys, monkeypa
     assert main(["run", str(tmp_path / "Ours-Adv.yaml")]) == 0
     section = json.loads(Path(tmp_path / "runs" / "VAE" / "seed1" / "eval.json").read_text())["lesions"]
     assert section["parameters"]["psnr_on"] == "held_out"
+    assert section["parameters"]["training_augmentation"] == ["hflip", "rot90"]
     capsys.readouterr()
     assert main(["table", str(tmp_path / "runs"), "--columns", "MIG_p,MIG_hf,PSNR,NMI,ACC",
                  "--rows", "VAE,Ours-Adv", "--format", "markdown"]) == 0

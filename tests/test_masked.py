@@ -141,7 +141,8 @@ def test_every_objective_adds_the_l0_term_by_name():
     x = (torch.rand(8, 1, 28, 28) > 0.5).float()
     # pair: Ada-GVAE's objective reads a second view; the others ignore it
     batch = Batch(images=x, index=torch.arange(8), pair=Batch(images=x.flip(0), index=torch.arange(8)))
-    extra = {"grouped": {"groups": [1, 2]}}
+    extra = {"grouped": {"groups": [1, 2]}, "betatcvae": {"dataset_size": 100},
+             "adversarial": {"dataset_size": 100}}
     for name in ("vae", "betatcvae", "adversarial", "grouped", "adagvae"):
         values = {"name": name, "channels": 1, "size": 28, "latent_dim": 3, "mask": {"weight": 0.01},
                   **extra.get(name, {})}

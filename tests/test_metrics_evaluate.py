@@ -76,7 +76,7 @@ def test_the_disentanglement_protocol_writes_its_section_of_eval_json(grid, tmp_
     assert set(saved) == {"disentanglement", "other"}  # a second protocol keeps the first's section
     section = saved["disentanglement"]
     assert section["scores"] == pytest.approx(evaluate(PixelReader(), grid, n=120, seed=0).scores)
-    assert section["parameters"]["n_test"] == 60 and section["parameters"]["dci.learner"] == "hist"
+    assert section["parameters"]["n_test"] == 60 and section["parameters"]["dci.learner"] == "gbt"
     assert np.array(section["mutual_info"]["matrix"]).shape == (4, 4)
     png = (tmp_path / "figures" / "mi_matrix.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000

@@ -13,6 +13,11 @@ from sklearn.svm import LinearSVC
 from untwine.metrics import MetricError, explicitness, sap
 from untwine.metrics._linear_svc import fit
 
+# The problem _linear_svc replays, every option spelled out: liblinear's primal trust-region Newton
+# solver (dual=False) on the squared hinge loss with an l2 penalty and a regularized bias.
+SVC_OPTIONS = dict(C=0.01, class_weight="balanced", penalty="l2", loss="squared_hinge", dual=False,
+                   tol=1e-4, fit_intercept=True, intercept_scaling=1, max_iter=1000)
+
 
 def _split(seed: int, sizes=(2, 3, 12), n: int = 900, dims: int = 4):
     rng = np.random.default_rng(seed)
@@ -32,9 +37,23 @@ def test_one_feature_svc_matches_liblinear(k):
     x = labels[:, None] * rng.uniform(0.2, 1.0, size=(1, 3)) + rng.standard_normal((700, 3))
     w, b = fit(x, labels, k)
     for d in range(3):
-        svc = LinearSVC(C=0.01, class_weight="balanced").fit(x[:, d : d + 1], labels)
+        svc = LinearSVC(**SVC_OPTIONS).fit(x[:, d : d + 1], labels)
         np.testing.assert_allclose(w[d], svc.coef_.ravel(), atol=1e-9)
         np.testing.assert_allclose(b[d], svc.intercept_, atol=1e-9)
+
+
+def test_disentanglement_libs_svc_call_is_the_primal_problem_replayed():
+    """disentanglement_lib calls LinearSVC(C=0.01, class_weight="balanced") and leaves dual to the
+    installed scikit-learn: from 1.5 on its default dual="auto" picks the primal solver for one
+    feature and more samples, the problem SVC_OPTIONS spells out (before 1.5 it solved the dual;
+    pyproject admits scikit-learn >= 1.5 only)."""
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 4, size=500)
+    x = labels[:, None] * 0.3 + rng.standard_normal((500, 1))
+    dlib = LinearSVC(C=0.01, class_weight="balanced").fit(x, labels)
+    spelled = LinearSVC(**SVC_OPTIONS).fit(x, labels)
+    np.testing.assert_array_equal(dlib.coef_, spelled.coef_)
+    np.testing.assert_array_equal(dlib.intercept_, spelled.intercept_)
 
 
 def test_sap_score_matrix_is_disentanglement_libs():
@@ -43,7 +62,7 @@ def test_sap_score_matrix_is_disentanglement_libs():
     expected = np.zeros_like(result.score_matrix)
     for d in range(ztr.shape[1]):
         for k in range(ftr.shape[1]):
-            svc = LinearSVC(C=0.01, class_weight="balanced").fit(ztr[:, [d]], ftr[:, k])
+            svc = LinearSVC(**SVC_OPTIONS).fit(ztr[:, [d]], ftr[:, k])
             expected[d, k] = np.mean(svc.predict(zte[:, [d]]) == fte[:, k])
     np.testing.assert_allclose(result.score_matrix, expected, atol=1e-12)
     top = np.sort(expected, axis=0)

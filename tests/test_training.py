@@ -43,6 +43,21 @@ def test_training_lowers_the_loss_and_logs_every_term(small_shapes, tmp_path):
     assert any((tmp_path / "tb").iterdir())
 
 
+def test_fit_sets_betatcvaes_n_from_its_data_and_a_model_without_n_refuses(small_shapes, tmp_path):
+    model = tcvae(small_shapes, dataset_size=None)
+    batch = small_shapes.load(torch.arange(8), torch.device("cpu"))
+    with pytest.raises(ValueError, match="dataset_size .N, the training-set size"):
+        model.objective(batch)
+    fit(model, small_shapes, config(2), tmp_path, progress=False)
+    assert model.config.dataset_size == len(small_shapes)
+    # N is what the estimate uses: the batch size in its place changes the total correlation.
+    torch.manual_seed(1)
+    with_n = model.objective(batch)["total_correlation"]
+    torch.manual_seed(1)
+    model.config = model.config.model_copy(update={"dataset_size": len(batch.images)})
+    assert not torch.isclose(model.objective(batch)["total_correlation"], with_n)
+
+
 def test_resume_continues_bit_for_bit(small_shapes, tmp_path):
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     fit(tcvae(small_shapes), small_shapes, config(100), straight, progress=False)

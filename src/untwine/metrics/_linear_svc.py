@@ -1,7 +1,8 @@
 """scikit-learn's ``LinearSVC(C, class_weight="balanced")`` on one feature at a time, for every
 code dimension and class at once: what SAP's discrete variant fits D x K times.
 
-LinearSVC (liblinear, ``dual="auto"``: the primal for N > 1 feature) minimizes, per one-vs-rest
+LinearSVC with ``dual=False`` (what ``dual="auto"``, the default from scikit-learn 1.5, picks for
+N > 1 samples of one feature) minimizes, per one-vs-rest
 class c,
 
     f(w, b) = (w^2 + b^2) / 2 + sum_i C_i max(0, 1 - y_i (w x_i + b))^2

@@ -11,6 +11,7 @@ machine (measured on a shared 2-core machine: 7x for explicitness, up to 60x for
 from __future__ import annotations
 
 import contextlib
+import os
 
 from threadpoolctl import threadpool_limits
 
@@ -23,3 +24,9 @@ def limited_threads(threads: int | None) -> contextlib.AbstractContextManager:
     if threads < 1:
         raise MetricError(f"threads={threads}: expected a number of threads >= 1, or None")
     return threadpool_limits(limits=threads)
+
+
+def default_threads() -> int:
+    """The cores this process may run on: how many per-factor classifiers DCI fits at once when
+    ``threads`` is None (its numba trees use no BLAS or OpenMP pool)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -57,8 +57,9 @@ def mig_metric(codes: Codes):
     return mig(codes.train, codes.train_factors, codes.bins)
 
 
-def dci_metric(codes: Codes, learner: Literal["hist", "gbt"] = "hist"):
-    """Disentanglement, completeness, informativeness (Eastwood & Williams 2018)."""
+def dci_metric(codes: Codes, learner: Literal["gbt", "sklearn"] = "gbt"):
+    """Disentanglement, completeness, informativeness (Eastwood & Williams 2018); learner "gbt" is
+    disentanglement_lib's GradientBoostingClassifier re-implemented, "sklearn" the original."""
     return dci(*codes.split, learner=learner, seed=codes.seed, threads=codes.threads)
 
 

@@ -8,7 +8,9 @@
 Paper 000 uses alpha = gamma = 1 and puts beta on the total correlation only. q(z) is the aggregate
 posterior, estimated on each batch with minibatch stratified sampling (``estimator="mss"``, Chen et
 al.'s choice for their experiments) or minibatch weighted sampling (``"mws"``); both need N, the
-training-set size, which ``fit()`` passes through ``dataset_size``. With alpha = beta = gamma = 1 the
+training-set size (``dataset_size``). ``fit()`` sets it from the data it trains on when the config
+leaves it unset; a model asked for its loss without N refuses instead of guessing (using the batch
+size as N changes the TC and MI estimates that beta and alpha weigh). With alpha = beta = gamma = 1 the
 objective is the VAE's in expectation (the three terms sum to a Monte-Carlo estimate of its KL).
 """
 
@@ -44,12 +46,17 @@ class BetaTCVAE(GaussianAutoencoder):
         """The objective's terms and the decoder's logits for the sampled z (models built on this
         objective, such as the adversarial one, judge the same reconstruction)."""
         cfg = self.config
+        if cfg.dataset_size is None:
+            raise ValueError(
+                f"{cfg.name}: dataset_size (N, the training-set size in the estimate of q(z)) is unset; "
+                "fit() sets it from its data, a model trained otherwise must set it in its config"
+            )
         x = batch.images
         posterior = self.encode(x)
         z = posterior.sample()
         logits = self.decode(z)
         reconstruction = reconstruction_loss(x, logits, self.likelihood)
-        kl = decompose_kl(z, posterior, cfg.dataset_size or len(x), cfg.estimator)
+        kl = decompose_kl(z, posterior, cfg.dataset_size, cfg.estimator)
         prior = (
             cfg.alpha * kl.index_code_mi
             + cfg.beta * kl.total_correlation

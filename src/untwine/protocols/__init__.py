@@ -9,7 +9,7 @@ needs the images training never saw declares a ``held_out`` argument and receive
 
 ``PROTOCOLS`` is the registry: each entry is the function, its options (from its signature) and
 what it needs: ``encodes`` (a model with an encoder; checked against the model's registry entry when
-a config is validated), ``factors`` or ``labels`` (checked on the dataset before any work), ``pairs``.
+a config is validated), ``factors`` or ``labels`` (checked on the dataset before any work).
 Add a protocol with one function in its own file here and one line in ``PROTOCOLS``.
 """
 
@@ -142,6 +142,8 @@ def evaluate_run(run, protocol: str = "disentanglement", split: str = "all", see
                           figures=run.dir / "figures", held_out=test_set if len(test_set) else None,
                           options=options)
     result.parameters.setdefault("split", split)
+    # What training did to the images (flips, right-angle turns) bears on what the codes can carry.
+    result.parameters.setdefault("training_augmentation", list(run.config.train.augment))
     settings = {"split": split, "seed": seed, "options": options or {}}
     write_evaluation(run.dir, protocol, result, settings)
     return result

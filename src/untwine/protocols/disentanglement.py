@@ -81,7 +81,7 @@ def evaluate(
     n: int = 10_000,
     seed: int = 0,
     mic_subset: Sequence[int] | None = None,
-    dci_learner: str = "hist",
+    dci_learner: str = "gbt",
     batch_size: int = 256,
     device: torch.device | str | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
@@ -93,7 +93,7 @@ def evaluate(
     "mic" needs ``mic_subset`` (code dimensions, e.g. a Grouped-VAE group); "factorvae" and
     "betavae" sample their own batches through the model with disentanglement_lib's defaults.
     ``metric_options`` gives any registered metric its options by name (``{"dci": {"learner":
-    "gbt"}}``); ``dci_learner`` and ``mic_subset`` are shortcuts for the two the papers vary.
+    "sklearn"}}``); ``dci_learner`` and ``mic_subset`` are shortcuts for the two the papers vary.
     ``threads`` limits BLAS/OpenMP threads in the metrics that use them (None: the process's).
     """
     unknown = [m for m in metrics if m not in METRICS]
@@ -201,7 +201,7 @@ def disentanglement(
     figures: Path,
     metrics: tuple[MetricName, ...] = DEFAULT_METRICS,
     n: Annotated[int, Field(ge=2)] = 10_000,
-    dci_learner: Literal["hist", "gbt"] = "hist",
+    dci_learner: Literal["gbt", "sklearn"] = "gbt",
     mic_subset: list[int] | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
     threads: Annotated[int, Field(ge=1)] | None = None,

@@ -2,15 +2,27 @@
 
     MIG_p   MIG (metrics/mig.py) against the classes as binary one-vs-all factors (7 for ISIC 2018,
             3 for PH2), on the codes of the evaluated split
-    MIG_hf  MIG against the lesion mask's eccentricity, orientation and size, each binarized at its
-            median (data/mask_factors.py; factors of those names in the dataset)
+    MIG_hf  MIG against the lesion mask's eccentricity and size, binarized at their medians, and
+            orientation as horizontal vs vertical major axis (untwine's rule: the paper gives none;
+            data/mask_factors.py; factors of those names in the dataset)
     PSNR    of the reconstructions (decoded posterior means) of the held-out images (metrics/psnr.py)
-    NMI     7-component GMM on the codes against the classes, mean of 10 fits (metrics/clustering.py)
+    NMI     GMM on the codes against the classes, mean of 10 fits (metrics/clustering.py), with as
+            many components as the scored images have classes (``components``; paper 000's 7 are
+            ISIC 2018's 7 classes, PH2 has 3)
     ACC     MLP trained on one of 10 stratified folds (10%), tested on the other 90%, mean over folds
             (metrics/few_label.py); ACC_std is the spread over folds
     beyond the paper, against every other factor of the dataset (PH2's expert dermoscopic criteria):
     MIG_criteria and DCI_criteria (disentanglement, completeness, test informativeness; trees fit
     on a stratified two thirds of the codes, scored on the last third)
+
+Which images: every score is computed on the run's held-out (test) split by default
+(``score_on="held_out"``), the images training never saw; when there is none, or it is too small
+for the stratified folds of ACC (fewer than ``folds`` images of some class), on the evaluated split,
+and ``parameters["scored_on"]`` says which and why. Paper 000 does not say; scoring images the model
+trained on flatters every score. Training may also have flipped and turned the images
+(``train.augment``: flips and right-angle rotations, not in the paper), which changes what
+orientation and, less, eccentricity a code can carry; ``untwine evaluate`` records it in eval.json
+as ``parameters["training_augmentation"]``.
 
 Scores are fractions (MIG, NMI, ACC in [0, 1]; paper 000 prints percentages) and PSNR in dB. A score
 whose inputs the dataset lacks (no labels, no mask factors) is left out and named in
@@ -75,6 +87,20 @@ def _stratified_thirds(labels: np.ndarray | None, n: int, seed: int) -> np.ndarr
     return train
 
 
+def _scoring_set(dataset, held_out, score_on: str, folds: int):
+    """(the images to score, why not the held-out ones when they were asked for but not used)."""
+    if score_on == "evaluated":
+        return dataset, None
+    if held_out is None or len(held_out) < 2:
+        return dataset, "no held-out split"
+    if held_out.labels is not None:
+        counts = np.unique(np.asarray(held_out.labels), return_counts=True)[1]
+        if len(counts) < 2 or counts.min() < folds:
+            return dataset, (f"the held-out split has {counts.min()} images of a class, fewer than "
+                             f"folds={folds} (ACC's stratified folds need one per fold)")
+    return held_out, None
+
+
 def _figures(model, dataset, figures: Path, images: list[int] | None, walk_between: list[int] | None,
              walk_dims: int, seed: int) -> dict[str, Any]:
     from untwine.explain.traverse import kl_per_dimension, save_image
@@ -105,27 +131,34 @@ def lesions(
     seed: int,
     figures: Path,
     held_out=None,
-    components: int = 7,
+    score_on: Literal["held_out", "evaluated"] = "held_out",
+    components: int | None = None,
     realizations: int = 10,
     covariance: Literal["full", "tied", "diag", "spherical"] = "full",
     folds: int = 10,
-    dci_learner: Literal["hist", "gbt"] = "hist",
+    dci_learner: Literal["gbt", "sklearn"] = "gbt",
     traversal_images: list[int] | None = None,
     walk_between: list[int] | None = None,
     walk_dims: int = 4,
     draw_figures: bool = True,
 ) -> ProtocolResult:
-    """Paper 000's Table 1 columns for one run (see the module docstring); PSNR on ``held_out``
-    (the run's test split) when there is one, else on ``dataset``."""
-    codes = encode(model, dataset, np.arange(len(dataset)))
-    labels = None if dataset.labels is None else np.asarray(dataset.labels)
-    factors = None if dataset.factors is None else np.asarray(dataset.factors)
+    """Paper 000's Table 1 columns for one run (see the module docstring): on ``held_out`` (the
+    run's test split) unless ``score_on="evaluated"`` or it cannot be scored, else on ``dataset``;
+    PSNR on ``held_out`` whenever there is one. ``components`` of the GMM: default the number of
+    classes scored."""
+    scored, reason = _scoring_set(dataset, held_out, score_on, folds)
+    codes = encode(model, scored, np.arange(len(scored)))
+    labels = None if scored.labels is None else np.asarray(scored.labels)
+    factors = None if scored.factors is None else np.asarray(scored.factors)
     names = list(dataset.factor_names)
     scores: dict[str, float] = {}
     details: dict[str, Any] = {}
     skipped: list[str] = []
-    params: dict[str, Any] = {"n": len(dataset), "seed": seed, "bins": BINS,
-                              "code_dimensions": int(codes.shape[1])}
+    params: dict[str, Any] = {"n": len(scored), "seed": seed, "bins": BINS,
+                              "code_dimensions": int(codes.shape[1]),
+                              "scored_on": "held_out" if scored is held_out else "evaluated split"}
+    if reason:
+        params["scored_on_reason"] = reason
 
     if labels is not None:
         onehot, classes = one_vs_all(labels)
@@ -157,6 +190,7 @@ def lesions(
     details["PSNR"] = {"per_image": result.per_image.tolist()}
 
     if labels is not None:
+        components = len(np.unique(labels)) if components is None else components
         nmi = gmm_nmi(codes, labels, components, realizations, covariance, seed)
         scores["NMI"] = nmi.score
         details["NMI"] = {"per_realization": nmi.per_realization.tolist()}

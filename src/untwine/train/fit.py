@@ -120,10 +120,18 @@ def _optimizer_state(state: dict) -> dict:
     }
 
 
+def _set_dataset_size(model: Model, dataset) -> None:
+    """An objective that estimates q(z) over the training set (beta-TCVAE's N) gets that set's size
+    when its config leaves it unset."""
+    config = getattr(model, "config", None)
+    if config is not None and "dataset_size" in type(config).model_fields and config.dataset_size is None:
+        model.config = config.model_copy(update={"dataset_size": len(dataset)})
+
+
 def _first_non_finite(names: list[str], values: torch.Tensor) -> int:
     """The index of the term to blame: the first non-finite one other than the total ``loss`` (which
     is non-finite because a term is), or ``loss`` itself when no term is."""
-    bad = [i for i in (~torch.isfinite(values)).nonzero().flatten().tolist()]
+    bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
     named = [i for i in bad if names[i].rsplit("/", 1)[-1] != "loss"]
     return (named or bad)[0]
 
@@ -164,6 +172,7 @@ def fit(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _set_dataset_size(model, dataset)
     main = fabric is None or fabric.is_global_zero
     if main:
         for orphan in remove_temporary_files(run_dir):
