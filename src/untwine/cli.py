@@ -1,4 +1,4 @@
-"""The ``untwine`` command line: demo, train, run, traverse, evaluate, table, sweep, figures, variance,
+"""The ``untwine`` command line: demo, init, train, run, traverse, evaluate, table, sweep, figures, variance,
 explain, report, serve."""
 
 from __future__ import annotations
@@ -36,6 +36,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("\ndisentanglement of the codes against the rendered factors:")
     _evaluate(run, "disentanglement", {"metrics": ["mig", "sap", "modularity"], "n": 5000}, seed=0,
               split="all")
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from untwine.starter import describe, init_folder
+
+    starter = init_folder(args.folder, args.csv, args.out, output=args.output, image_column=args.image_column,
+                          label_column=args.label_column, group_column=args.group_column,
+                          time_column=args.time_column, force=args.force, progress=True)
+    print(describe(starter))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -297,6 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="runs", help="folder for the run directory (default: runs)")
     demo.add_argument("--set", **overrides)
     demo.set_defaults(func=cmd_demo)
+
+    init = sub.add_parser("init", help="inspect a folder of images (and its CSV) and write a starter config")
+    init.add_argument("folder", help="folder of PNG/JPG/BMP/TIFF images (searched recursively)")
+    init.add_argument("--csv", help="CSV listing the images, with labels, subjects, times (default: list "
+                      "the folder, labels from class subfolders)")
+    init.add_argument("--out", help="config to write (default: ./FOLDERNAME.yaml)")
+    init.add_argument("--output", default="runs", help="the config's output folder for runs (default: runs)")
+    for role in ("image", "label", "group", "time"):
+        several = "; several one-hot columns: A,B,C" if role == "label" else ""
+        init.add_argument(f"--{role}-column", help=f"the CSV's {role} column (default: guessed, and the "
+                          f"guess explained){several}")
+    init.add_argument("--force", action="store_true", help="replace the config if it exists")
+    init.set_defaults(func=cmd_init)
 
     train = sub.add_parser("train", help="train one run from a YAML config, or resume one",
                            epilog=config_names, formatter_class=raw)
