@@ -83,8 +83,12 @@ def explicitness(
     # factors are fit threads at a time, each on one BLAS thread; any number of threads gives the
     # same numbers.
     if threads is not None and threads > 1 and k > 1:
+        # the factor with the most classes first: a fit's cost grows with its classes, and longest
+        # first keeps one thread from starting a 40-class fit when the other is nearly done
+        order = np.argsort([-len(np.unique(ftr[:, j])) for j in range(k)], kind="stable")
         with limited_threads(1), ThreadPoolExecutor(max_workers=min(threads, k)) as pool:
-            pairs = list(pool.map(one_factor, range(k)))
+            done = dict(zip(order.tolist(), pool.map(one_factor, order.tolist()), strict=True))
+        pairs = [done[j] for j in range(k)]
     else:
         pairs = []
         for j in range(k):  # one multinomial classifier per factor
