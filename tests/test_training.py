@@ -182,9 +182,11 @@ def test_the_dataset_moves_to_the_device_only_when_asked_or_when_it_fits(small_s
 
 
 def test_compiled_networks_train_like_eager_ones_and_keep_their_names(small_shapes, tmp_path):
-    eager = _trained_weights(small_shapes, tmp_path / "eager")
+    # in fp32: compiled and eager bf16 round differently (fused kernels), by far more than 1e-3
+    eager = _trained_weights(small_shapes, tmp_path / "eager", precision="fp32")
     model = tcvae(small_shapes)
-    fit(model, small_shapes, config(4, compile=True), tmp_path / "compiled", progress=False)
+    fit(model, small_shapes, config(4, compile=True, precision="fp32"), tmp_path / "compiled",
+        progress=False)
     # nn.Module.compile() leaves its mark: a compiled call in place of the eager one
     assert all(network._compiled_call_impl is not None for network in model.children())
     compiled = {k: v.detach().clone() for k, v in model.state_dict().items()}

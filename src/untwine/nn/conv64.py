@@ -93,10 +93,17 @@ def _is_k4s2p1(layer: nn.Conv2d | nn.ConvTranspose2d) -> bool:
     )
 
 
+def _autocast_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype autocast computes matrix products in on ``x``'s device, or ``x``'s own."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
 def conv_as_matmul(x: torch.Tensor, layer: nn.Conv2d, relu: bool = False) -> torch.Tensor:
     """``layer(x)`` for a k4 s2 p1 convolution (then ReLU if ``relu``), as im2col and one matrix
     product. The result is a channels-last [B, O, H/2, W/2] (the layout the following layers want).
     """
+    x = x.to(_autocast_dtype(x))  # under autocast: the 16x smaller image, not its windows, is cast
     b, c, h, w = x.shape
     cols = _Im2col.apply(x) if x.requires_grad else _im2col(x)
     weight = layer.weight.reshape(layer.out_channels, c * _KERNEL * _KERNEL)
@@ -114,18 +121,30 @@ class _ConvTransposeAsMatmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        # under autocast, compute in its dtype (as nn.ConvTranspose2d would) and keep the backward
+        # in it too: oneDNN's backward wants one dtype for the gradient, the input and the weight
+        dtype = _autocast_dtype(x)
+        ctx.parameter_dtypes = weight.dtype, bias.dtype
+        x, weight = x.to(dtype), weight.to(dtype)
         ctx.save_for_backward(x, weight)
         b, c, h, w = x.shape
-        rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # free for a channels-last x
-        cols = (rows @ weight.reshape(c, -1)).view(b, h, w, weight.shape[1], _KERNEL, _KERNEL)
-        return _col2im(cols).add_(bias.view(1, -1, 1, 1))
+        with torch.autocast(x.device.type, enabled=False):
+            rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # free for a channels-last x
+            cols = (rows @ weight.reshape(c, -1)).view(b, h, w, weight.shape[1], _KERNEL, _KERNEL)
+            return _col2im(cols).add_(bias.to(dtype).view(1, -1, 1, 1))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         x, weight = ctx.saved_tensors
-        return torch.ops.aten.convolution_backward(
-            grad, x, weight, [weight.shape[1]], [_STRIDE] * 2, [_PADDING] * 2, [1, 1], True,
-            [0, 0], 1, list(ctx.needs_input_grad),
+        grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad.to(x.dtype), x, weight, [weight.shape[1]], [_STRIDE] * 2, [_PADDING] * 2, [1, 1],
+            True, [0, 0], 1, list(ctx.needs_input_grad),
+        )
+        weight_dtype, bias_dtype = ctx.parameter_dtypes
+        return (
+            grad_x,
+            None if grad_weight is None else grad_weight.to(weight_dtype),
+            None if grad_bias is None else grad_bias.to(bias_dtype),
         )
 
 

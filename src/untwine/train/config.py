@@ -16,7 +16,9 @@ class TrainConfig(Strict):
     adam_betas: tuple[float, float] = (0.9, 0.999)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="auto: bf16 autocast on CUDA, fp32 on CPU"
+        "auto", description="bf16: each network computes under bf16 autocast, weights, optimizer and "
+        "loss terms stay fp32; auto: bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX, "
+        "Arm BF16), fp32 elsewhere (train/precision.py); summary.json records the choice"
     )
     augment: list[Literal["hflip", "vflip", "rot90"]] = Field(
         default_factory=list, description="per-image flips / right-angle rotations (data/augment.py)"

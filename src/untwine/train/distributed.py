@@ -17,17 +17,6 @@ from types import MethodType
 from untwine.models.base import Model, TrainingStep
 from untwine.train.config import TrainConfig
 
-PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
-
-
-def _precision(config: TrainConfig) -> str:
-    if config.precision != "auto":
-        return PRECISION[config.precision]
-    import torch
-
-    cuda = config.device in ("cuda", "gpu") or (config.device == "auto" and torch.cuda.is_available())
-    return "bf16-mixed" if cuda else "32-true"  # as single-process fit(): bf16 autocast on CUDA
-
 
 def needs_unused_parameter_search(model: Model) -> bool:
     """DDP must look for parameters a step leaves without gradient: several steps (a critic and a
@@ -53,7 +42,8 @@ def make_fabric(config: TrainConfig, model: Model):
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy=strategy,
-        precision=_precision(config),
+        # fit() itself runs each network in train.precision (train/precision.py), as in one process
+        precision="32-true",
     )
 
 

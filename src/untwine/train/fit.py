@@ -11,7 +11,6 @@ With a Lightning ``fabric`` (``train.devices > 1``) every process runs this loop
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 import warnings
@@ -25,10 +24,12 @@ from untwine.core.io import remove_temporary_files
 from untwine.data.augment import augment
 from untwine.data.batch import Batch
 from untwine.models.base import Model
+from untwine.train import precision as mixed_precision
 from untwine.train.checkpoint import load_state, save_state, save_weights
 from untwine.train.config import TrainConfig
 from untwine.train.fast import adam, keep_freed_memory
 from untwine.train.logging import RunLogger, read_metrics
+from untwine.train.precision import networks_in, resolve_precision
 from untwine.train.record import SUMMARY_FILE, run_record, write_record, write_summary
 
 STATE_FILE = "state.safetensors"
@@ -53,6 +54,8 @@ class FitResult:
     last_terms: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0  # training time over every session of the run, from the checkpoint
     total_images_per_second: float = 0.0  # over every session
+    precision: str = "fp32"  # what train.precision resolved to on this device (train/precision.py)
+    cpu_bf16_features: list[str] = field(default_factory=list)  # what that choice was made from
 
 
 def resolve_device(name: str) -> torch.device:
@@ -62,13 +65,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"train.device={name!r}, but no CUDA device is available")
     return device
-
-
-def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    if not use_bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def _on_device(dataset, config: TrainConfig, device: torch.device):
@@ -181,6 +177,7 @@ def fit(
     if config.allocator == "keep_freed":  # a process-wide setting: only when asked (see TrainConfig)
         keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
     memory_format = _memory_format(config, device)
+    precision = resolve_precision(config.precision, device)
     model.to(device, memory_format=memory_format)
     dataset = _on_device(dataset, config, device)
     if config.compile:
@@ -271,46 +268,47 @@ def fit(
         last = {k: v for k, v in logged[-1].items() if k != "step"} if logged else {}
     model.train()
     try:
-        for iteration in range(start, config.steps):
-            draw = iteration * draws_per_iteration
-            for step, loss, optimizer in zip(steps, losses, optimizers, strict=True):
-                for _ in range(step.repeat):
-                    index = draw * world + rank  # ranks draw disjoint batches of one stream
-                    batch = augment(dataset.load(sampler.indices(index), device), config.augment, seed, index)
-                    batch = _in_format(batch, memory_format)
-                    draw += 1
-                    # under Fabric its precision plugin autocasts inside the wrapped model
-                    with _autocast(config, device) if fabric is None else contextlib.nullcontext():
+        # bf16: each network computes under autocast and hands float32 to the objective
+        with networks_in(model, precision, device):
+            for iteration in range(start, config.steps):
+                draw = iteration * draws_per_iteration
+                for step, loss, optimizer in zip(steps, losses, optimizers, strict=True):
+                    for _ in range(step.repeat):
+                        index = draw * world + rank  # ranks draw disjoint batches of one stream
+                        batch = augment(dataset.load(sampler.indices(index), device), config.augment,
+                                        seed, index)
+                        batch = _in_format(batch, memory_format)
+                        draw += 1
                         terms = loss(batch)
-                    values = torch.stack([t.detach().float() for t in terms.values()])
-                    if fabric is not None:  # log rank means; a NaN on one rank stops them all
-                        values = fabric.all_reduce(values, reduce_op="mean")
-                    if not bool(torch.isfinite(values).all()):
-                        bad = _first_non_finite(list(terms), values)
-                        raise NonFiniteLossError(
-                            f"step {iteration + 1}: loss term {name(step.name, list(terms)[bad])!r} "
-                            f"is {values[bad].item()}; training stopped, and {kept()}"
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    if fabric is None:
-                        terms["loss"].backward()
-                    else:
-                        fabric.backward(terms["loss"])
-                    optimizer.step()
-                for term, value in zip(terms, values, strict=True):
-                    key = name(step.name, term)
-                    sums[key] = sums.get(key, 0.0) + value
-            count += 1
-            done = iteration + 1
-            if done % config.log_every == 0 or done == config.steps:
-                last = {k: float(v) / count for k, v in sums.items()}
-                if logger is not None:
-                    logger.log(done, last)
-                bar.set_postfix(loss=f"{last.get('loss', next(iter(last.values()))):.4g}")
-                sums, count = {}, 0
-            if done % config.checkpoint_every == 0 or done == config.steps:
-                checkpoint(done)
-            bar.update(1)
+                        values = torch.stack([t.detach().float() for t in terms.values()])
+                        if fabric is not None:  # log rank means; a NaN on one rank stops them all
+                            values = fabric.all_reduce(values, reduce_op="mean")
+                        if not bool(torch.isfinite(values).all()):
+                            bad = _first_non_finite(list(terms), values)
+                            raise NonFiniteLossError(
+                                f"step {iteration + 1}: loss term {name(step.name, list(terms)[bad])!r} "
+                                f"is {values[bad].item()}; training stopped, and {kept()}"
+                            )
+                        optimizer.zero_grad(set_to_none=True)
+                        if fabric is None:
+                            terms["loss"].backward()
+                        else:
+                            fabric.backward(terms["loss"])
+                        optimizer.step()
+                    for term, value in zip(terms, values, strict=True):
+                        key = name(step.name, term)
+                        sums[key] = sums.get(key, 0.0) + value
+                count += 1
+                done = iteration + 1
+                if done % config.log_every == 0 or done == config.steps:
+                    last = {k: float(v) / count for k, v in sums.items()}
+                    if logger is not None:
+                        logger.log(done, last)
+                    bar.set_postfix(loss=f"{last.get('loss', next(iter(last.values()))):.4g}")
+                    sums, count = {}, 0
+                if done % config.checkpoint_every == 0 or done == config.steps:
+                    checkpoint(done)
+                bar.update(1)
     finally:
         bar.close()
         if logger is not None:
@@ -323,6 +321,8 @@ def fit(
         images_per_second=(config.steps - start) * images_per_step / max(seconds, 1e-9),
         last_terms=last, total_seconds=total_seconds,
         total_images_per_second=config.steps * images_per_step / max(total_seconds, 1e-9),
+        precision=precision,
+        cpu_bf16_features=mixed_precision.cpu_bf16_features() if device.type == "cpu" else [],
     )
     if recorded:
         write_summary(run_dir, result)

@@ -86,5 +86,6 @@ def write_summary(run_dir: Path, result: Any) -> None:
     summary = {"steps": result.steps, "resumed_from": result.resumed_from,
                "seconds": round(result.total_seconds, 2),
                "images_per_second": round(result.total_images_per_second, 1),
+               "precision": result.precision, "cpu_bf16_features": result.cpu_bf16_features,
                "last_terms": result.last_terms}
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
