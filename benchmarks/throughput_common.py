@@ -68,7 +68,7 @@ def time_steps(step: Callable[[int], object], warmup: int, steps: int) -> dict:
         ends.append(time.perf_counter())
     elapsed = ends[-1] - wall
     own = time.process_time() - cpu
-    foreign = max(_busy_seconds() - busy - own, 0.0) / (elapsed * (os.cpu_count() or 1))
+    foreign = foreign_cpu(busy, cpu, elapsed)
     per_step = np.diff([wall, *ends])
     return {
         "img_per_s": round(steps * BATCH / elapsed, 1),
@@ -102,12 +102,51 @@ def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tens
     return -0.5 * (math.log(2 * math.pi) + logvar + (z - mean).square() * torch.exp(-logvar))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. /proc's VmHWM starts afresh at exec; getrusage's
+    ru_maxrss does not (Linux keeps the maximum of the process before exec: a driver started by a
+    benchmark that held 650 MB reported 650 MB whatever it used)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def foreign_cpu(start_busy: float, start_cpu: float, elapsed: float) -> float:
+    """The share of the machine's cores other processes used since ``start_busy`` (machine busy
+    seconds) and ``start_cpu`` (this process's CPU seconds), over ``elapsed`` wall seconds."""
+    own = time.process_time() - start_cpu
+    return max(_busy_seconds() - start_busy - own, 0.0) / (elapsed * (os.cpu_count() or 1))
+
+
 def emit(record: dict) -> None:
     record = {
         **record,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "venv": os.path.basename(sys.prefix),
     }
     print("RESULT " + json.dumps(record, sort_keys=True), flush=True)
+
+
+def matmul_gflops(threads: int, dtype: torch.dtype, size: int = 2048, repeats: int = 5,
+                  wait: Callable[[float], None] | None = None) -> float:
+    """Best of three timings of a size x size matrix product in ``dtype``, in GFLOP/s: the ceiling
+    a training step's FLOPs are measured against (``wait(10)`` before each timing, if given)."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        if wait is not None:
+            wait(10)
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, (time.perf_counter() - t) / repeats)
+    return 2 * size**3 / best / 1e9
