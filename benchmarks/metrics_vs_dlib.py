@@ -42,6 +42,7 @@ SIZES = np.array([3, 6, 40, 32, 32])  # dSprites: shape, scale, orientation, x, 
 TOLERANCE = {"dci": 1e-3, "dci_sklearn": 1e-3}  # every other metric is deterministic: 1e-6
 KINDS = ("disentangled", "mixed", "rotated")
 THREADS = os.cpu_count() or 1  # DCI and explicitness fit their factors this many at a time
+CORE = ("mig", "dci", "sap", "modularity", "explicitness")
 QUICK = 5.0  # a metric faster than this (s) is timed as the best of --repeats calls, on both sides
 
 
@@ -89,7 +90,8 @@ def make_arrays(n: int, dims: int, seed: int, kind: str = "mixed") -> dict[str, 
     )
 
 
-def run_untwine(a: dict[str, np.ndarray], dci_sklearn: bool, repeats: int) -> dict[str, dict]:
+def run_untwine(a: dict[str, np.ndarray], dci_sklearn: bool, repeats: int,
+                metrics: list[str]) -> dict[str, dict]:
     split = (a["codes_train"], a["factors_train"], a["codes_test"], a["factors_test"])
     calls = {
         "mig": lambda: {"discrete_mig": mig(a["codes_train"], a["factors_train"]).score},
@@ -100,6 +102,7 @@ def run_untwine(a: dict[str, np.ndarray], dci_sklearn: bool, repeats: int) -> di
     }
     if dci_sklearn:
         calls["dci_sklearn"] = lambda: _dci_values(dci(*split, learner="sklearn", threads=THREADS))
+    calls = {name: call for name, call in calls.items() if name.removesuffix("_sklearn") in metrics}
     out = {}
     for name, call in calls.items():
         times: list[float] = []
@@ -152,11 +155,12 @@ def table(ours: dict, theirs: dict) -> tuple[str, bool]:
                 f"| {label if i == 0 else ''} | {key} | {value:.6f} | {other:.6f} | {diff:+.2e} | "
                 f"{tol:g} | {timing} |"
             )
-    core = [m for m in ("mig", "dci", "sap", "modularity", "explicitness")]
+    core = [m for m in CORE if m in ours]
     mine_total = sum(ours[m]["seconds"] for m in core)
     dlib_total = sum(theirs[m]["seconds"] for m in core)
+    label = "suite" if len(core) == len(CORE) else "these"
     rows.append(
-        f"| **suite** (MIG, DCI, SAP, Modularity, Explicitness) | | | | | | {mine_total:.2f} | "
+        f"| **{label}** ({', '.join(core)}) | | | | | | {mine_total:.2f} | "
         f"{dlib_total:.1f} | **{dlib_total / mine_total:.1f}x** |"
     )
     return "\n".join(rows), ok
@@ -171,7 +175,7 @@ def quirk_constant_dimension(out: Path) -> str:
     with_constant["codes_test"][:, 9] = 0.5
     path = out / "constant_dimension.npz"
     np.savez(path, **with_constant)
-    theirs = run_dlib(path, ["explicitness"])["explicitness"]
+    theirs = run_dlib(path, ["explicitness"], 1)["explicitness"]
     ours = explicitness(
         with_constant["codes_train"],
         with_constant["factors_train"],
@@ -198,6 +202,8 @@ def main() -> None:
     p.add_argument("--dci-sklearn", action="store_true",
                    help="also time untwine's DCI with learner='sklearn' (GradientBoostingClassifier)")
     p.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    p.add_argument("--metrics", nargs="+", default=list(CORE), choices=CORE,
+                   help="the metrics to compare (default: the whole suite)")
     p.add_argument("--repeats", type=int, default=3,
                    help=f"calls of each metric whose first call takes under {QUICK:.0f} s, on both sides; "
                    "the best time is kept")
@@ -209,14 +215,14 @@ def main() -> None:
           f"{SIZES.tolist()}; {os.cpu_count()} CPUs (on a shared machine compare the ratios, not the "
           "seconds)")
     results, all_ok, totals = {}, True, [0.0, 0.0]
-    core = ("mig", "dci", "sap", "modularity", "explicitness")
+    core = [m for m in CORE if m in args.metrics]
     for kind in args.kinds:
         arrays = make_arrays(args.n, args.dims, args.seed, kind)
         path = args.out / f"metrics_arrays_{kind}_{args.n}.npz"
         np.savez(path, **arrays)
         load_before = os.getloadavg()[0]
-        theirs = run_dlib(path, list(core), args.repeats)
-        ours = run_untwine(arrays, args.dci_sklearn, args.repeats)
+        theirs = run_dlib(path, core, args.repeats)
+        ours = run_untwine(arrays, args.dci_sklearn, args.repeats, core)
         load_after = os.getloadavg()[0]
         text, ok = table(ours, theirs)
         all_ok &= ok
@@ -225,7 +231,8 @@ def main() -> None:
         print(f"\n### {kind} codes (1-minute load {load_before:.1f} before, {load_after:.1f} after)\n")
         print(text, flush=True)
         results[kind] = {"untwine": ours, "dlib": theirs}
-    print(f"\nsuite over all kinds: untwine {totals[0]:.2f} s, disentanglement_lib {totals[1]:.1f} s, "
+    print(f"\n{', '.join(core)} over all kinds: untwine {totals[0]:.2f} s, "
+          f"disentanglement_lib {totals[1]:.1f} s, "
           f"{totals[1] / totals[0]:.1f}x")
     print("\n" + quirk_constant_dimension(args.out))
     (args.out / "metrics_vs_dlib.json").write_text(json.dumps(results, indent=1))

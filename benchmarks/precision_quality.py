@@ -1,5 +1,5 @@
 """Does bf16 train as well as fp32? Loss curves and final scores of the runs of
-``experiments/sweeps/precision.yaml`` (the demo's beta-TCVAE, fp32 and bf16, three seeds each),
+``experiments/sweeps/precision.yaml`` (the demo's beta-TCVAE, fp32 and bf16, six seeds each),
 side by side.
 
     untwine sweep experiments/sweeps/precision.yaml
@@ -9,7 +9,8 @@ Prints per run the precision its summary.json records, its speed, the mean loss 
 logged windows and the scores in eval.json (MIG, DCI disentanglement, SAP, Modularity,
 Explicitness); then per precision the mean and the seed spread (sample standard deviation and
 range), and for each score whether the two precisions' means differ by less than the larger seed
-spread. The figure draws every run's loss curve, fp32 and bf16 in two colours.
+spread, with the two-sided Mann-Whitney p-value of the two groups of seeds. The figure draws every
+run's loss curve, fp32 and bf16 in two colours.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import json
 import statistics
 from pathlib import Path
 
-SCORES = ("mig", "dci.disentanglement", "sap", "modularity", "explicitness")
+from scipy.stats import mannwhitneyu
+
+SCORES = ("mig", "dci.disentanglement", "sap", "modularity", "explicitness.test")
 
 
 def _flat(section: dict, prefix: str = "") -> dict[str, float]:
@@ -51,7 +54,8 @@ def read_run(run: Path) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweep", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="loss-curve figure (default: SWEEP/loss_curves.png)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="loss-curve figure (default: SWEEP/loss_curves.png)")
     args = p.parse_args()
     runs = [read_run(path.parent) for path in sorted(args.sweep.glob("*/seed*/eval.json"))]
     if not runs:
@@ -64,8 +68,8 @@ def main() -> None:
               + " | ".join(f"{r[c]:.4f}" for c in columns) + " |")
     groups = {name: [r for r in runs if r["precision"] == name] for name in ("fp32", "bf16")}
     print("\n| column | fp32 mean ± sd [min-max] | bf16 mean ± sd [min-max] | bf16 - fp32 | "
-          "within the larger seed spread |")
-    print("|---|---|---|---|---|")
+          "within the larger seed spread | p (Mann-Whitney, two-sided) |")
+    print("|---|---|---|---|---|---|")
     for column in ("images_per_second", *columns):
         cells, spreads, means = [], [], []
         for name in ("fp32", "bf16"):
@@ -81,9 +85,10 @@ def main() -> None:
             diff = means[1] - means[0]
             verdict = "n/a (speed)" if column == "images_per_second" else (
                 "yes" if abs(diff) <= max(spreads) else "NO")
-            print(f"| {column} | {cells[0]} | {cells[1]} | {diff:+.4f} | {verdict} |")
+            p = mannwhitneyu([r[column] for r in groups["fp32"]], [r[column] for r in groups["bf16"]]).pvalue
+            print(f"| {column} | {cells[0]} | {cells[1]} | {diff:+.4f} | {verdict} | {p:.3f} |")
         else:
-            print(f"| {column} | {cells[0]} | {cells[1]} | | |")
+            print(f"| {column} | {cells[0]} | {cells[1]} | | | |")
 
     import matplotlib
 
@@ -101,7 +106,7 @@ def main() -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("loss (window mean)")
     ax.set_yscale("log")
-    ax.set_title("beta-TCVAE on shapes: fp32 and bf16, three seeds each")
+    ax.set_title("beta-TCVAE on shapes: fp32 and bf16, six seeds each")
     out = args.out or args.sweep / "loss_curves.png"
     fig.tight_layout()
     fig.savefig(out, dpi=120)

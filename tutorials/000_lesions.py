@@ -67,15 +67,15 @@ untwine(f"table {OUT}/lesions --columns MIG_p,MIG_hf,PSNR,NMI,ACC --rows VAE,bet
         " --format markdown")
 
 # %% [markdown]
-# At the default budget (300 steps, one seed, CPU) this printed, before issue 16 made the lesions
-# protocol score held-out images by default and size its mixture to the classes (a rerun differs):
+# At the default budget (300 steps, one seed, CPU, bf16 on a CPU with AVX512-BF16) this printed,
+# with the protocol scoring the held-out images and a mixture of as many components as classes:
 #
 # | run | seeds | MIG_p | MIG_hf | PSNR | NMI | ACC |
 # | --- | --- | --- | --- | --- | --- | --- |
-# | VAE | 1 | 0.015 | 0.012 | 16.074 | 0.163 | 0.497 |
-# | beta-TCVAE | 1 | 0.011 | 0.029 | 15.918 | 0.158 | 0.504 |
-# | Ours-resnet | 1 | 0.005 | 0.010 | 16.278 | 0.150 | 0.498 |
-# | Ours-Adv | 1 | 0.009 | 0.024 | 16.696 | 0.151 | 0.487 |
+# | VAE | 1 | 0.007 | 0.005 | 16.097 | 0.204 | 0.499 |
+# | beta-TCVAE | 1 | 0.008 | 0.029 | 15.988 | 0.176 | 0.503 |
+# | Ours-resnet | 1 | 0.007 | 0.013 | 16.234 | 0.194 | 0.507 |
+# | Ours-Adv | 1 | 0.009 | 0.021 | 16.691 | 0.138 | 0.491 |
 #
 # At 300 of the paper's 100,000 steps the four are indistinguishable: MIGs near 0 and ACC about
 # 0.50, a little above the 0.40 floor. Ours-Adv reconstructs best (PSNR 16.7 dB), the direction the

@@ -79,14 +79,14 @@ tiny = (" --set train.batch_size=8"
 untwine(f"run {config} --set train.steps={STEPS}" + (tiny if TINY else ""))
 
 # %% [markdown]
-# At the default budget (500 steps, CPU) this printed, before issue 16 made the lesions
-# protocol score held-out images by default and size its mixture to the classes (a rerun differs):
+# At the default budget (500 steps, CPU, bf16 on a CPU with AVX512-BF16) this printed, scoring the
+# held-out images:
 #
 # | run | seeds | MIG_p | PSNR | NMI | ACC |
 # | --- | --- | --- | --- | --- | --- |
-# | images | 1 | 0.085 | 18.682 | 0.150 | 0.448 |
+# | images | 1 | 0.063 | 18.724 | 0.177 | 0.463 |
 #
-# ACC 0.45 is barely above the 0.40 that `untwine init` printed for always answering the largest
+# ACC 0.46 is barely above the 0.40 that `untwine init` printed for always answering the largest
 # class: 500 steps on 200 images learn the lesion's darkness and size (the traversal below), not what
 # separates a melanoma from a nevus.
 #
