@@ -22,23 +22,16 @@ from pathlib import Path
 
 from scipy.stats import mannwhitneyu
 
+from untwine.selection import flat_scores
+from untwine.train.logging import read_metrics
+
 SCORES = ("mig", "dci.disentanglement", "sap", "modularity", "explicitness.test")
-
-
-def _flat(section: dict, prefix: str = "") -> dict[str, float]:
-    out = {}
-    for key, value in section.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        elif isinstance(value, int | float):
-            out[f"{prefix}{key}"] = float(value)
-    return out
 
 
 def read_run(run: Path) -> dict:
     summary = json.loads((run / "summary.json").read_text())
-    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
-    scores = _flat(json.loads((run / "eval.json").read_text()).get("disentanglement", {}).get("scores", {}))
+    lines = read_metrics(run)
+    scores = flat_scores(run)  # "disentanglement.mig", ...
     losses = [line["loss"] for line in lines if "loss" in line]
     return {
         "run": f"{run.parent.name}/{run.name}",
@@ -47,7 +40,7 @@ def read_run(run: Path) -> dict:
         "steps": [line["step"] for line in lines if "loss" in line],
         "losses": losses,
         "final_loss": statistics.fmean(losses[-10:]),
-        **{name: scores.get(name, float("nan")) for name in SCORES},
+        **{name: scores.get(f"disentanglement.{name}", float("nan")) for name in SCORES},
     }
 
 

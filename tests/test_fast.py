@@ -69,8 +69,8 @@ def test_fast_encoder_gives_second_derivatives_through_the_input() -> None:
 
 
 def test_fast_decoder_gives_exact_input_gradients() -> None:
-    # the transposed convolutions' backward is written by hand (as the adjoint convolution, and as
-    # im2col matrix products for the last layer): gradcheck against finite differences in fp64
+    # the hidden transposed convolutions' backward is written by hand (as the convolution they are the
+    # adjoint of): gradcheck against finite differences in fp64
     torch.manual_seed(4)
     dec = ConvDecoder(1, 32, 3).double()
     z = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)

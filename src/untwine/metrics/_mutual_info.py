@@ -51,7 +51,8 @@ def mutual_info_matrix(binned: np.ndarray, labels: np.ndarray, sizes: np.ndarray
     block = b * sizes  # [K]
     offsets = np.arange(d)[:, None] * block.sum() + np.concatenate([[0], np.cumsum(block)[:-1]])
     # cell = offset + bin * k_j + label, laid out pair-major in int32 so that every pass runs over
-    # contiguous rows (a broadcast [N, D, K] int64 sum took 20x longer than the bincount itself)
+    # contiguous rows (a broadcast [N, D, K] int64 sum took 9x as long as the bincount itself: 4.7 ms
+    # against 0.5 ms at 10,000 x 10 x 5; this takes 0.25 ms)
     index = np.int32 if d * block.sum() < np.iinfo(np.int32).max else np.int64
     bins_by_dim = np.ascontiguousarray(binned.T, dtype=index)
     labels_by_factor = np.ascontiguousarray(labels.T, dtype=index)

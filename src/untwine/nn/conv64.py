@@ -166,7 +166,8 @@ class _ConvTransposeK4S2P1(torch.autograd.Function):
     adjoint of: the input's gradient is conv2d(grad, W), and the weight's is that convolution's
     weight gradient with input and output swapped (input = grad, output gradient = x). oneDNN
     computes that weight gradient 1.7x (fp32) to 3.3x (bf16) faster than the transposed
-    convolution's own at 32 channels (benchmarks/step_profile.py; 5.3 ms -> 1.6 ms in bf16)."""
+    convolution's own at 32 channels (a probe at batch 64: 5.3 ms -> 1.6 ms in bf16, 4.8 -> 2.7 ms in
+    fp32; notes/issue-19.md)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]

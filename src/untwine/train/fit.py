@@ -24,12 +24,11 @@ from untwine.core.io import remove_temporary_files
 from untwine.data.augment import augment
 from untwine.data.batch import Batch
 from untwine.models.base import Model
-from untwine.train import precision as mixed_precision
+from untwine.train import precision as mixed_precision  # by module: tests stand in for the CPU
 from untwine.train.checkpoint import load_state, save_state, save_weights
 from untwine.train.config import TrainConfig
 from untwine.train.fast import adam, keep_freed_memory
 from untwine.train.logging import RunLogger, read_metrics
-from untwine.train.precision import networks_in, resolve_precision
 from untwine.train.record import SUMMARY_FILE, run_record, write_record, write_summary
 
 STATE_FILE = "state.safetensors"
@@ -177,7 +176,7 @@ def fit(
     if config.allocator == "keep_freed":  # a process-wide setting: only when asked (see TrainConfig)
         keep_freed_memory()  # a third of a CPU step was page faults on freshly mapped feature maps
     memory_format = _memory_format(config, device)
-    precision = resolve_precision(config.precision, device)
+    precision = mixed_precision.resolve_precision(config.precision, device)
     model.to(device, memory_format=memory_format)
     dataset = _on_device(dataset, config, device)
     if config.compile:
@@ -269,7 +268,7 @@ def fit(
     model.train()
     try:
         # bf16: each network computes under autocast and hands float32 to the objective
-        with networks_in(model, precision, device):
+        with mixed_precision.networks_in(model, precision, device):
             for iteration in range(start, config.steps):
                 draw = iteration * draws_per_iteration
                 for step, loss, optimizer in zip(steps, losses, optimizers, strict=True):

@@ -11,8 +11,8 @@ and the reconstruction are computed from float32 outputs outside autocast, where
 - CUDA devices: bf16.
 - x86 CPUs with AVX512-BF16 (``vdpbf16ps``: two bf16 products per fp32 lane) or AMX tiles: bf16.
 - Arm CPUs whose ``/proc/cpuinfo`` lists the ``bf16`` extension: bf16.
-- other CPUs: fp32. oneDNN still accepts bf16 there, but emulates it by converting to fp32 and back,
-  slower than fp32 itself.
+- other CPUs: fp32. oneDNN accepts bf16 there too, but without native bf16 instructions it has no
+  reason to be faster (not measured: this project's machines have AVX512-BF16).
 
 ``cpu_bf16_features()`` says which of those features this CPU reported; ``fit()`` writes the choice
 and the features into the run's summary.json, so a run says how it was computed.
